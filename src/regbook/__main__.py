@@ -1,0 +1,3 @@
+from regbook.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The first cell of every chapter: ``import regbook; regbook.notebook.setup(seed=0)``."""
+
+from __future__ import annotations
+
+from regbook import compat as _compat  # noqa: F401
+from regbook.seeding import set_seed
+
+
+def setup(seed: int = 0) -> None:
+    """Seed every generator, switch MXNet to its NumPy interface and set plotting defaults."""
+    import matplotlib
+    import numpy
+    from mxnet import npx
+
+    npx.set_np()
+    set_seed(seed)
+    numpy.set_printoptions(precision=4, suppress=True)
+    matplotlib.rcParams.update({
+        "figure.figsize": (5.0, 3.2), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
+    })
+
+
+def show_source(obj) -> None:
+    """Display the source code of a function or class from the package, highlighted, in a notebook."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))

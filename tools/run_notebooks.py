@@ -1,0 +1,64 @@
+"""Execute chapter notebooks in place and save their outputs (the outputs the site shows and nbval checks).
+
+    python tools/run_notebooks.py                       # every notebook
+    python tools/run_notebooks.py notebooks/dropout.ipynb
+
+Runs each notebook top to bottom in its own kernel with ``OMP_NUM_THREADS=2`` (the setting CI uses for
+nbval), stores the wall time in the notebook's metadata (``regbook.execution_seconds``) and prints a
+table. A notebook that raises is not saved, and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+ENV = {"OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
+
+
+def run(path: Path, timeout: int) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    os.environ.update(ENV)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    for cell in notebook.cells:
+        for key in ("execution", "lines_to_next_cell"):
+            cell.metadata.pop(key, None)
+    notebook.metadata.pop("jupytext", None)
+    notebook.metadata["kernelspec"] = KERNELSPEC
+    notebook.metadata.setdefault("regbook", {})["execution_seconds"] = round(seconds, 1)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    failed = False
+    for path in paths:
+        try:
+            seconds = run(path, args.timeout)
+            print(f"{seconds:7.1f} s  {path}")
+        except CellExecutionError as exc:
+            failed = True
+            print(f"FAILED   {path}\n{exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
