@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -47,14 +47,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--threads", default=ENV["OMP_NUM_THREADS"],
+                        help="OMP_NUM_THREADS for the kernel (record the committed outputs with the default, 2)")
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     failed = False
+    ENV["OMP_NUM_THREADS"] = str(args.threads)
     for path in paths:
         try:
             seconds = run(path, args.timeout)
             print(f"{seconds:7.1f} s  {path}")
-        except CellExecutionError as exc:
+        except (CellExecutionError, CellTimeoutError) as exc:
             failed = True
             print(f"FAILED   {path}\n{exc}", file=sys.stderr)
     return 1 if failed else 0

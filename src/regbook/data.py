@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import os
 import struct
 import tempfile
@@ -209,7 +210,7 @@ def download(spec: IdxFile, target_dir: Path | None = None, base_url: str | None
                 )
         read_verified(tmp, spec)
         os.replace(tmp, final)
-    except (urllib.error.URLError, OSError, DataError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, DataError) as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, DataError):
             raise

@@ -95,7 +95,7 @@ def train(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: 
     from tqdm.std import tqdm
 
     if plot is True:
-        plot = LivePlot(ylim=(0, 1), title=desc if desc != "training" else None)
+        plot = LivePlot(title=desc if desc != "training" else None)
     history = History()
     bar = tqdm(range(num_epochs), desc=desc, unit="epoch", disable=not progress, file=sys.stderr,
                leave=False, dynamic_ncols=True)
@@ -114,6 +114,22 @@ def train(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: 
             print(f"epoch {epoch + 1}, loss {train_loss:.4f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
     bar.close()
     return history
+
+
+def summarize(histories: list[History], **extra) -> dict:
+    """Final-epoch train/test accuracy and seconds per epoch over several runs, as mean and std (ddof=1)."""
+    import numpy
+
+    def stats(values):
+        values = numpy.asarray(values, dtype=float)
+        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+    train_mean, train_std = stats([h.train_acc[-1] for h in histories])
+    test_mean, test_std = stats([h.test_acc[-1] for h in histories])
+    return dict(extra, seeds=len(histories), epochs=len(histories[0].test_acc),
+                train_acc_mean=train_mean, train_acc_std=train_std,
+                test_acc_mean=test_mean, test_acc_std=test_std,
+                sec_per_epoch=float(numpy.mean([h.sec_per_epoch for h in histories])))
 
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size=None, params=None, lr=None,
