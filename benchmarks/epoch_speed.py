@@ -24,9 +24,9 @@ import os
 import statistics
 import time
 
-import regbook  # noqa: F401  (compat shims before MXNet)
 from mxnet import autograd, gluon, np, npx
 
+import regbook  # noqa: F401  (compat shims before MXNet)
 from regbook import data, training
 from regbook.nb.dropout import mlp_gluon
 from regbook.seeding import set_seed

@@ -4,7 +4,7 @@ import numpy
 import pytest
 from mxnet import np
 
-from regbook.nb.dropout import dropout_layer, mlp_gluon, mlp_scratch, init_mlp_params
+from regbook.nb.dropout import dropout_layer, init_mlp_params, mlp_gluon, mlp_scratch
 from regbook.seeding import set_seed
 
 

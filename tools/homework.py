@@ -142,7 +142,8 @@ def problems(result: Grade) -> list[str]:
     if not blank_errors or blank_errors[0] != "NotImplementedError":
         found.append(f"the blank release should first fail with NotImplementedError, got {blank_errors[:3]}")
     if FORBIDDEN_ERRORS & set(blank_errors):
-        found.append(f"the blank release cannot run on a student's machine: {sorted(FORBIDDEN_ERRORS & set(blank_errors))}")
+        missing = sorted(FORBIDDEN_ERRORS & set(blank_errors))
+        found.append(f"the blank release cannot run on a student's machine: {missing}")
     return found
 
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy
 
-if not hasattr(numpy, "bool"):
+if "bool" not in vars(numpy):  # (hasattr would trigger NumPy 1.26's FutureWarning)
     numpy.bool = bool  # type: ignore[attr-defined]
 
 if sys.version_info >= (3, 12):
@@ -31,6 +31,9 @@ if sys.version_info >= (3, 12):
 import os as _os  # noqa: E402
 
 _os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+# Idle OpenMP threads spin by default; when other programs share the cores (or CI runs two jobs) a tiny step can
+# take 100 times longer. Passive waiting costs nothing measurable when the machine is idle.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _import_mxnet_quietly() -> None:

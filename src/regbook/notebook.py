@@ -12,6 +12,14 @@ def setup(seed: int = 0) -> None:
     import numpy
     from mxnet import npx
 
+    try:  # figures inline from the very first one (otherwise the first is saved only as "<Figure ...>")
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except ImportError:  # pragma: no cover - IPython is always there in a notebook
+        pass
     npx.set_np()
     set_seed(seed)
     numpy.set_printoptions(precision=4, suppress=True)

@@ -1,0 +1,1 @@
+"""Code exported from the chapter notebooks (see tools/nbexport.py)."""

@@ -1,0 +1,116 @@
+"""Sparse variational dropout (notebooks/sparse_vd.ipynb, exported to regbook.nb.sparse_vd)."""
+
+import numpy
+import pytest
+from mxnet import autograd, init, np
+
+from regbook.nb.sparse_vd import (
+    K1,
+    K2,
+    K3,
+    SparseVDDense,
+    dense_mlp,
+    kl_approx,
+    lrt_moments,
+    sparse_from_dense,
+    sparsity,
+    svd_objective,
+)
+from regbook.seeding import set_seed
+
+
+def reference_kl(log_alpha):
+    return K1 - K1 / (1 + numpy.exp(-(K2 + K3 * log_alpha))) + 0.5 * numpy.log1p(numpy.exp(-log_alpha))
+
+
+def test_kl_is_monotone_decreasing_positive_and_vanishes_for_large_alpha():
+    grid = numpy.linspace(-15, 15, 121)
+    kl = kl_approx(np.array(grid)).asnumpy()
+    assert (numpy.diff(kl) < 0).all()
+    assert kl.min() > -1e-6 and kl[-1] < 1e-3 and kl[0] > 5
+    numpy.testing.assert_allclose(kl, reference_kl(grid), rtol=1e-4, atol=1e-5)
+
+
+def test_lrt_moments_match_explicit_weight_sampling():
+    rng = numpy.random.default_rng(0)
+    x = rng.normal(size=(2, 5)).astype("float32")
+    theta = rng.normal(size=(3, 5)).astype("float32")
+    log_sigma2 = rng.uniform(-2, 0, size=(3, 5)).astype("float32")
+    weights = theta + numpy.exp(0.5 * log_sigma2) * rng.normal(size=(40000, 3, 5))
+    outputs = numpy.einsum("sok,bk->sbo", weights, x)
+    mean, var = (a.asnumpy() for a in lrt_moments(np.array(x), np.array(theta), np.array(log_sigma2)))
+    numpy.testing.assert_allclose(outputs.mean(0), mean, atol=0.03)
+    numpy.testing.assert_allclose(outputs.var(0), var, rtol=0.05)
+
+
+def make_layer(theta, log_sigma2, bias=None, activation=None):
+    layer = SparseVDDense(theta.shape[0], theta.shape[1], activation)
+    layer.initialize()
+    layer.weight.set_data(np.array(theta))
+    layer.log_sigma2.set_data(np.array(log_sigma2))
+    if bias is not None:
+        layer.bias.set_data(np.array(bias))
+    return layer
+
+
+def test_training_mode_samples_have_the_local_reparameterisation_moments():
+    rng = numpy.random.default_rng(1)
+    theta = rng.normal(size=(2, 3)).astype("float32")
+    log_sigma2 = numpy.full((2, 3), -1.0, dtype="float32")
+    layer = make_layer(theta, log_sigma2, bias=numpy.array([0.5, -0.5], dtype="float32"))
+    x = numpy.tile(rng.normal(size=(1, 3)).astype("float32"), (20000, 1))
+    set_seed(0)
+    with autograd.train_mode():
+        out = layer(np.array(x)).asnumpy()
+    numpy.testing.assert_allclose(out.mean(0), x[0] @ theta.T + [0.5, -0.5], atol=0.03)
+    numpy.testing.assert_allclose(out.var(0), (x[0] ** 2) @ numpy.exp(log_sigma2).T, rtol=0.05)
+
+
+def test_prediction_mode_prunes_exactly_the_weights_above_the_threshold():
+    theta = numpy.array([[1.0, 0.1, -2.0], [0.5, 1.0, 0.05]], dtype="float32")
+    log_alpha = numpy.array([[0.0, 4.0, 2.9], [3.1, -5.0, 0.0]], dtype="float32")
+    layer = make_layer(theta, log_alpha + numpy.log(theta**2))
+    numpy.testing.assert_allclose(layer.log_alpha().asnumpy(), log_alpha, atol=1e-3)
+    keep = numpy.array([[1, 0, 1], [0, 1, 1]])
+    numpy.testing.assert_array_equal(layer.mask().asnumpy(), keep)
+    x = numpy.array([[1.0, 2.0, 3.0]], dtype="float32")
+    numpy.testing.assert_allclose(layer(np.array(x)).asnumpy(), x @ (theta * keep).T, atol=1e-5)
+    assert sparsity([layer]) == pytest.approx(2 / 6)
+
+
+def test_log_alpha_is_clipped():
+    layer = make_layer(numpy.array([[0.0, 1.0]], dtype="float32"), numpy.array([[0.0, -30.0]], dtype="float32"))
+    numpy.testing.assert_allclose(layer.log_alpha().asnumpy(), [[10.0, -10.0]])
+
+
+def test_sparse_from_dense_copies_the_dense_net():
+    dense = dense_mlp((6, 5, 3))
+    dense.initialize(init.Uniform(1.0))
+    dense(np.ones((1, 6)))
+    for layer in dense:  # keep every weight far from zero so nothing starts pruned
+        w = layer.weight.data()
+        layer.weight.set_data(np.where(np.abs(w) < 0.1, 0.5, w))
+    sparse = sparse_from_dense(dense)
+    X = np.array(numpy.random.default_rng(3).normal(size=(4, 6)).astype("float32"))
+    numpy.testing.assert_allclose(sparse(X).asnumpy(), dense(X).asnumpy(), atol=1e-5)
+    assert sparsity(sparse) == 0
+
+
+def test_objective_pushes_log_sigma2_up_through_the_kl():
+    layer = make_layer(numpy.ones((2, 3), dtype="float32"), numpy.full((2, 3), -10.0, dtype="float32"))
+    layer.log_sigma2.grad()[:] = 0
+    net = [layer]
+
+    class Seq(list):
+        def __call__(self, x):
+            return self[0](x)
+
+    with autograd.record():
+        objective, _, kl = svd_objective(Seq(net), np.ones((4, 3)), np.array([0, 1, 0, 1]), num_train=1)
+    objective.backward()
+    assert float(kl) > 0 and (layer.log_sigma2.grad().asnumpy() < 0).all()
+
+
+def test_invalid_activation_is_rejected():
+    with pytest.raises(ValueError, match="activation"):
+        SparseVDDense(2, 3, activation="tanh")
