@@ -280,3 +280,20 @@ def test_rotate_matches_mxnet_imrotate():
     for angle in (30.0, 90.0, -45.0):
         reference = mx.image.imrotate(X.as_nd_ndarray(), angle).as_np_ndarray()
         assert close(augment.rotate(X, angle), reference, 1e-4)
+
+
+def test_reproduce_experiments_report_every_setting():
+    from regbook.experiments import registry
+
+    experiments = registry()
+    result = experiments["augmentation"].run(seeds=2, epochs=1, progress=False, train_size=64)
+    assert [row["setting"] for row in result["results"]] == ["none", "augmented"]
+    for row in result["results"]:
+        assert row["seeds"] == 2 and 0 <= row["test_acc_mean"] <= 1 and row["test_acc_std"] >= 0
+        assert abs(row["gap_mean"] - (row["train_acc_mean"] - row["test_acc_mean"])) < 1e-12
+    assert isinstance(result["augmented_beats_none_by_more_than_one_std"], bool)
+    shortcut = experiments["orientation-shortcut"].run(seeds=2, epochs=1, progress=False, per_class=20)
+    assert [row["setting"] for row in shortcut["results"]] == ["none", "flip"]
+    assert all(0 <= row["mirrored_acc_mean"] <= 1 for row in shortcut["results"])
+    with pytest.raises(ValueError, match="train_size"):
+        experiments["augmentation"].run(seeds=1, epochs=1, progress=False, train_size=3)

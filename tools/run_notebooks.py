@@ -11,28 +11,19 @@ table. A notebook that raises is not saved, and the command exits 1.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+from execute_notebooks import ENV, execute  # tools/ is on sys.path when run as a script
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-ENV = {"OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
 
 
 def run(path: Path, timeout: int) -> float:
-    notebook = nbformat.read(path, as_version=4)
-    os.environ.update(ENV)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    seconds, notebook = execute(path, timeout)
     for cell in notebook.cells:
         for key in ("execution", "lines_to_next_cell"):
             cell.metadata.pop(key, None)
