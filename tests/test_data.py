@@ -63,6 +63,25 @@ def test_found_files_load_with_shapes(tiny_fashion):
     numpy.testing.assert_array_equal(y_train, tiny_fashion["arrays"]["train_labels"])
 
 
+@pytest.mark.parametrize("numpy_semantics", [True, False])
+def test_d2l_style_loaders_work_with_and_without_npx_set_np(tiny_fashion, numpy_semantics):
+    from mxnet import npx
+
+    shutil.copytree(tiny_fashion["source"], tiny_fashion["home"])
+    was_np = npx.is_np_array()
+    (npx.set_np if numpy_semantics else npx.reset_np)()
+    try:
+        train_loader, test_loader = data.load_data_fashion_mnist(5, resize=14)
+        X, y = next(iter(train_loader))
+        X_test, _ = next(iter(test_loader))
+    finally:
+        (npx.set_np if was_np else npx.reset_np)()
+    assert X.shape == (5, 1, 14, 14) and X.dtype == numpy.float32 and y.dtype == numpy.int32
+    pixels = X.asnumpy()
+    assert 0 <= pixels.min() and pixels.max() <= 1 and X_test.shape == (5, 1, 14, 14)
+    assert len(train_loader) == 3 and len(test_loader) == 1  # 12 and 5 images in batches of 5
+
+
 def test_truncated_file_names_file_and_fix(tiny_fashion):
     spec = tiny_fashion["files"]["train_images"]
     path = tiny_fashion["source"] / spec.filename

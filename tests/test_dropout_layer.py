@@ -52,3 +52,30 @@ def test_scratch_and_gluon_mlps_drop_only_while_training():
     assert not (a == b).all(), "training draws masks"
     net = mlp_gluon()
     assert net(X).shape == (8, 10) and (net(X) == net(X)).all()
+
+
+def test_recorded_runs_match_their_summary():
+    """The record the chapter shows (``reproduce dropout-mlp --record``): rows are the statistics of its runs."""
+    from regbook.experiments import dropout as experiment
+
+    record = experiment.load_record()
+    assert {row["variant"] for row in record["results"]} == {"scratch", "gluon", "no-dropout"}
+    for row in record["results"]:
+        runs = record["runs"][row["variant"]]
+        assert row["seeds"] == len(runs) >= 3 and sorted(r["seed"] for r in runs) == list(range(len(runs)))
+        final = numpy.array([r["test_acc"][-1] for r in runs])
+        gaps = numpy.array([r["train_acc_off"] for r in runs]) - final
+        assert row["test_acc_mean"] == pytest.approx(final.mean())
+        assert row["test_acc_std"] == pytest.approx(final.std(ddof=1))
+        assert row["gap_mean"] == pytest.approx(gaps.mean())
+        assert all(len(r["test_acc"]) == row["epochs"] == len(r["loss"]) for r in runs)
+
+
+def test_wobble_record_pairs_the_two_conventions():
+    from regbook.experiments import dropout as experiment
+
+    record = experiment.load_record(experiment.WOBBLE_RECORD)
+    by_mode = {mode: {r["seed"]: r for r in record["runs"] if r["step_batch"] == mode} for mode in ("len", 256)}
+    assert set(by_mode["len"]) == set(by_mode[256]) and len(by_mode["len"]) >= 3
+    for run in record["runs"]:
+        assert len(run["last_steps"]) == 40 and run["last_steps"][-1] == run["test_acc"][-1]

@@ -7,6 +7,7 @@ import pytest
 
 from regbook import compat as _compat  # noqa: F401
 from regbook.early_stopping import EarlyStopping, StoppingHistory, train_with_early_stopping, weight_norm
+from regbook.training import History
 
 
 def _net(seed=0):
@@ -175,7 +176,9 @@ def test_training_loop_stops_and_restores_on_a_tiny_problem():
     stopper = EarlyStopping(patience=2)
     history = train_with_early_stopping(net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step,
                                         30, stopper, plot=False, progress=False)
-    assert isinstance(history, StoppingHistory)
+    assert isinstance(history, StoppingHistory) and isinstance(history, History)
+    assert history.val_acc is history.test_acc and history.train_loss is history.loss
+    assert len(history.seconds) == history.epochs and history.sec_per_epoch > 0
     assert history.stopped_epoch is not None and history.epochs == history.stopped_epoch <= 30
     assert history.best_epoch == stopper.best_epoch
     assert len(history.weight_norm) == len(history.train_loss) == history.epochs
@@ -235,3 +238,42 @@ def test_reproduce_early_stopping_reports_best_and_last():
     assert [row["variant"] for row in result["results"]] == ["no penalty"]
     with pytest.raises(ValueError, match="--wd"):
         exp.run(seeds=1, epochs=1, progress=False, wd="a,b")
+
+
+def test_live_plot_gets_every_point_but_is_redrawn_only_every_k_epochs():
+    from mxnet import gluon, np
+
+    from regbook.data import ArrayBatches
+    from regbook.plotting import LivePlot
+
+    class CountingPlot(LivePlot):
+        def __init__(self):
+            super().__init__(live=True)
+            self.redraws = []
+
+        def draw(self):
+            self.redraws.append(len(self.series["val acc"][0]))
+            return None
+
+    import IPython.display
+
+    rng = numpy.random.default_rng(2)
+    X = rng.normal(size=(40, 5)).astype("float32")
+    batches = ArrayBatches(np.array(X), np.array(rng.integers(0, 3, 40).astype("int32")), 20, seed=0)
+    net = _net()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    plot = CountingPlot()
+    shown = []
+    original = IPython.display.display, IPython.display.clear_output
+    IPython.display.display, IPython.display.clear_output = (lambda *a, **k: shown.append(a)), (lambda **k: None)
+    try:
+        train_with_early_stopping(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, 7,
+                                  EarlyStopping(patience=100), plot=plot, progress=False, redraw_every=3)
+    finally:
+        IPython.display.display, IPython.display.clear_output = original
+    assert plot.series["val acc"][0] == [1, 2, 3, 4, 5, 6, 7]  # every epoch recorded
+    assert plot.redraws == [3, 6, 7] and len(shown) == 3  # redrawn every 3rd epoch and at the last
+    assert plot.live  # the plot stays live afterwards
+    with pytest.raises(ValueError, match="redraw_every"):
+        train_with_early_stopping(net, batches, batches, None, trainer.step, 1, EarlyStopping(), plot=False,
+                                  progress=False, redraw_every=0)

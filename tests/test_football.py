@@ -287,3 +287,29 @@ def test_reproduce_cli_prints_json(tmp_path, capsys):
     for row in rows.values():
         assert 0 <= row["train_acc"] <= 1 and 0 <= row["test_acc"] <= 1 and row["seeds"] == 3
     assert rows["l2"]["lambd"] == 0.7 and rows["dropout"]["keep_prob"] == 0.86
+
+
+def test_a_stack_trains_the_same_networks_as_separate_runs(data):
+    X, Y = data[0], data[1]
+    kwargs = {"num_iterations": 60, "keep_prob": 0.86}
+    stacked, costs = football.model(X, Y, seed=[3, 4], lambd=[0.0, 0.7], return_costs=True, record_every=20, **kwargs)
+    assert costs.shape == (2, 3)
+    for k, (seed, lambd) in enumerate(((3, 0.0), (4, 0.7))):
+        alone, alone_costs = football.model(X, Y, seed=seed, lambd=lambd, return_costs=True, record_every=20, **kwargs)
+        for name in alone:
+            numpy.testing.assert_allclose(stacked[k][name], alone[name], rtol=0, atol=1e-12)
+        numpy.testing.assert_allclose(costs[k], alone_costs, rtol=1e-12)
+    with pytest.raises(ValueError, match="lambd must be >= 0"):
+        football.model(X, Y, seed=[3, 4], lambd=[0.1, -0.1], num_iterations=1)
+
+
+def test_run_settings_snapshots_are_the_shorter_runs(data):
+    settings = {"a": {"lambd": 0.0}, "b": {"lambd": 0.7}}
+    rows = football.run_settings(data, settings, seeds=(3, 4, 5), progress=False, num_iterations=40,
+                                 snapshot_at=(20,))
+    assert [(row["setting"], row["seed"]) for row in rows] == [(n, s) for n in "ab" for s in (3, 4, 5)]
+    early = goalkeeper.rows_at(rows, 20, data, record_every=10)
+    short = football.model(data[0], data[1], num_iterations=20, lambd=0.7, seed=4)
+    for name in short:
+        numpy.testing.assert_array_equal(early[4]["parameters"][name], short[name])
+    assert early[4]["test_acc"] == football.accuracy(data[2], data[3], short)

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))  # as when the tool runs as a script (it imports its siblings)
 spec = importlib.util.spec_from_file_location("homework", ROOT / "tools" / "homework.py")
 homework = importlib.util.module_from_spec(spec)
 sys.modules["homework"] = homework  # dataclasses look their module up
@@ -81,3 +82,13 @@ def test_release_needing_a_missing_module_fails_the_check(tmp_path, capsys):
     notebook = make_notebook(tmp_path / "imports.ipynb", setup="import no_such_module_anywhere")
     assert homework.main([str(notebook), "--course", str(tmp_path / "course")]) == 1
     assert "ModuleNotFoundError" in capsys.readouterr().err
+
+
+def test_glue_summary_reports_the_largest_difference():
+    rows = homework.compare_glue({"acc": "0.850", "gap": "0.10", "name": "'mlp'"},
+                                 {"acc": "0.850", "gap": "0.12", "name": "'mlp'"})
+    result = homework.Grade("dropout", glue=rows)
+    summary = homework.glue_summary(result)
+    assert summary.startswith("dropout: 2 of 3 glued values identical")
+    assert "gap: 0.10 -> 0.12" in summary and "1.7e-01" in summary
+    assert homework.glue_summary(homework.Grade("empty")) == "empty: no glued numbers"

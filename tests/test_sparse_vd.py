@@ -9,6 +9,7 @@ from regbook.nb.sparse_vd import (
     K2,
     K3,
     SparseVDDense,
+    SparseVDWeightTerms,
     dense_mlp,
     kl_approx,
     lrt_moments,
@@ -114,3 +115,36 @@ def test_objective_pushes_log_sigma2_up_through_the_kl():
 def test_invalid_activation_is_rejected():
     with pytest.raises(ValueError, match="activation"):
         SparseVDDense(2, 3, activation="tanh")
+
+
+def test_hand_written_weight_terms_match_autograd():
+    rng = numpy.random.default_rng(5)
+    weight = np.array(rng.normal(0, 0.3, size=(7, 9)).astype("float32"))
+    log_sigma2 = np.array(rng.uniform(-14, 2, size=(7, 9)).astype("float32"))  # some log alphas clipped
+    coef = np.array(rng.normal(size=(7, 9)).astype("float32"))
+    results = []
+    for hand_written in (True, False):
+        weight.attach_grad()
+        log_sigma2.attach_grad()
+        with autograd.record():
+            if hand_written:
+                sigma2, kl = SparseVDWeightTerms()(weight, log_sigma2)
+            else:
+                log_alpha = np.clip(log_sigma2 - np.log(weight * weight + 1e-8), -10, 10)
+                sigma2, kl = np.exp(log_sigma2), kl_approx(log_alpha).sum()
+            total = (coef * sigma2).sum() - 1.3 * kl
+        total.backward()
+        results.append((sigma2.asnumpy(), float(kl), weight.grad.asnumpy(), log_sigma2.grad.asnumpy()))
+    (s_hand, kl_hand, dw_hand, ds_hand), (s_auto, kl_auto, dw_auto, ds_auto) = results
+    numpy.testing.assert_allclose(s_hand, s_auto, rtol=1e-5)
+    assert kl_hand == pytest.approx(kl_auto, rel=1e-5)
+    numpy.testing.assert_allclose(dw_hand, dw_auto, rtol=1e-3, atol=1e-4)
+    numpy.testing.assert_allclose(ds_hand, ds_auto, rtol=1e-3, atol=1e-5)
+
+
+def test_training_forward_stores_the_layer_kl():
+    rng = numpy.random.default_rng(2)
+    layer = make_layer(rng.normal(size=(4, 6)).astype("float32"), rng.uniform(-6, 0, size=(4, 6)).astype("float32"))
+    with autograd.record():
+        layer(np.ones((3, 6)))
+    assert float(layer.last_kl) == pytest.approx(float(layer.kl()), rel=1e-5)

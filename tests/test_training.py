@@ -2,11 +2,13 @@
 
 import numpy
 import pytest
-from mxnet import gluon, init, np
+from mxnet import gluon, init, np, npx
 from mxnet.gluon import nn
 
 from regbook import data, plotting, training
 from regbook.seeding import set_seed
+
+npx.set_np()  # (also when this file runs on its own)
 
 
 def tiny_problem(n=512, seed=0):
@@ -70,3 +72,28 @@ def test_live_plot_collects_series_without_a_notebook():
     fig = plot.figure()
     assert plot.series["a"] == ([1, 2], [0.5, 0.6])
     assert len(fig.axes[0].lines) == 2
+
+
+def test_train_ch3_divides_by_the_constant_batch_size_as_d2l_did():
+    X, y = tiny_problem()
+    seen = []
+    trainer = type("Recorder", (), {"step": lambda self, n: seen.append(n)})()
+    W = np.zeros((2, 2))
+    W.attach_grad()
+    batches = data.ArrayBatches(X[:100], y[:100], 64)  # batches of 64 and 36
+    training.train_ch3(lambda X: np.dot(X, W), batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 1, 64,
+                       trainer=trainer)
+    assert seen == [64, 64]
+    seen.clear()
+    training.train_ch3(lambda X: np.dot(X, W), batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 1,
+                       trainer=trainer)
+    assert seen == [64, 36]
+
+
+def test_sgd_step_in_place():
+    W = np.ones((3,))
+    W.attach_grad()
+    W.grad[:] = np.array([2.0, 4.0, 6.0])
+    before = W
+    training.sgd([W], lr=0.5, batch_size=2)
+    assert W is before and numpy.allclose(W.asnumpy(), [0.5, 0.0, -0.5])

@@ -145,3 +145,13 @@ def test_experiments_are_registered_and_hold_their_claims_on_a_short_run():
     assert {"train_loss", "test_loss", "w_norm"} <= set(result["results"][0])
     with pytest.raises(ValueError, match="steps"):
         experiments["weight-decay"].run(seeds=1, progress=False, steps=0)
+
+
+def test_tanh_mlp_fit_trains_independent_networks_and_the_penalty_shrinks_them():
+    forward, (X, y) = wd.tanh_mlp_fit([0, 1], lams=(0.0, 1.0), steps=150, progress=False)
+    assert X.shape == (4, 20, 1) and y.shape == (4, 20, 1)  # seed-major: (seed 0, λ 0), (seed 0, λ 1), ...
+    assert onp.array_equal(X[0].asnumpy(), X[1].asnumpy()) and not onp.array_equal(X[0].asnumpy(), X[2].asnumpy())
+    result = wd.tanh_mlp_measure(forward, wd.tanh_linear_threshold(), n_seeds=2, grid_points=51)
+    assert result["fits"].shape == (2, 2, 51) and result["linear_fraction"].shape == (2, 2)
+    assert onp.all(result["linear_fraction"][:, 1] > result["linear_fraction"][:, 0])
+    assert onp.all(result["mean_abs_z"][:, 1] < result["mean_abs_z"][:, 0])

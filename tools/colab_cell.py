@@ -5,7 +5,8 @@
     python tools/colab_cell.py --check            # exit 1 if a notebook lacks the current cell
 
 On Google Colab (Python 3.12, no MXNet, NumPy 2) the cell clones the book's repository, installs what is missing
-— NumPy 1.26.4, MXNet 1.9.1, setuptools; d2l, myst-nb (only its ``glue``, which needs IPython) and the book's
+— NumPy 1.26.4, MXNet 1.9.1, setuptools, docutils; d2l, myst-nb (only its ``glue``, which needs IPython and
+docutils) and the book's
 ``regbook`` package without their dependencies, so Colab's own packages stay as they are — fetches Fashion-MNIST
 and moves into the clone's ``notebooks/`` folder so relative paths work as they do locally. When Colab had
 already imported another NumPy, it restarts the runtime once (Colab does that when the kernel process exits);
@@ -42,7 +43,7 @@ if "google.colab" in sys.modules:
         subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
     if importlib.util.find_spec("regbook") is None or importlib.util.find_spec("mxnet") is None:
         pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-        subprocess.run(pip + ["numpy==1.26.4", "mxnet==1.9.1", "setuptools"], check=True)
+        subprocess.run(pip + ["numpy==1.26.4", "mxnet==1.9.1", "setuptools", "docutils"], check=True)
         subprocess.run(pip + ["--no-deps", "d2l==1.0.3", "myst-nb==1.4.0", "-e", HOME], check=True)
         subprocess.run([sys.executable, "-m", "regbook", "data", "--download"], check=True, cwd=HOME)
         importlib.invalidate_caches()

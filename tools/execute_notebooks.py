@@ -6,7 +6,7 @@
     .venv-py312/bin/python tools/execute_notebooks.py --compare-glue   # make py312
 
 Each notebook runs top to bottom in a fresh kernel of the Python that runs this script (so the same command
-under ``.venv-py312/bin/python`` runs the book on Python 3.12), with ``OMP_NUM_THREADS=2``. A cell that
+under ``.venv-py312/bin/python`` runs the book on Python 3.12), with ``OMP_NUM_THREADS=1``. A cell that
 raises — a failing ``assert`` on a headline number included — fails the run (exit 1). The notebooks on disk
 are never modified.
 
@@ -22,8 +22,10 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -31,7 +33,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {"OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
+ENV = {"OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 GLUE_MIME = "application/papermill.record/text/plain"
 
 
@@ -87,14 +89,36 @@ def compare_glue(committed: dict[str, str], fresh: dict[str, str]) -> list[dict]
 
 
 def execute(path: Path, timeout: int) -> tuple[float, nbformat.NotebookNode]:
-    """Run ``path`` in a fresh kernel of this interpreter; return wall seconds and the executed notebook."""
+    """Run ``path`` in a fresh kernel of this interpreter; return wall seconds and the executed notebook.
+
+    The kernel's CPU seconds (user + system, all its threads) are stored in the returned notebook's metadata
+    as ``regbook.cpu_seconds``: unlike wall time, they hardly change when other programs share the cores.
+    """
     notebook = nbformat.read(path, as_version=4)
     os.environ.update(ENV)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    client.execute()
-    return time.perf_counter() - start, notebook
+    client.execute()  # shuts the kernel down and reaps it, so its CPU time is in RUSAGE_CHILDREN
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    notebook.metadata.setdefault("regbook", {})["cpu_seconds"] = round(cpu, 1)
+    return seconds, notebook
+
+
+def slowest_cells(notebook: nbformat.NotebookNode, count: int = 3) -> list[dict]:
+    """The ``count`` code cells that took longest (nbclient's timing metadata): index, seconds, first line."""
+    cells = []
+    for index, cell in enumerate(notebook.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z")))
+            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+            cells.append({"cell": index, "seconds": round(seconds.total_seconds(), 1), "source": first_line[:70]})
+    return sorted(cells, key=lambda row: -row["seconds"])[:count]
 
 
 def load_average() -> str:
@@ -114,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtol", type=float,
                         help="with --compare-glue: exit 1 when a glued number differs by more than this")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--threads", default=ENV["OMP_NUM_THREADS"],
+                        help="OMP_NUM_THREADS for the kernels (default 1, as CI and the recorded outputs)")
     args = parser.parse_args(argv)
+    ENV["OMP_NUM_THREADS"] = str(args.threads)
     if args.rtol is not None and not args.compare_glue:
         parser.error("--rtol needs --compare-glue")
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -125,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{path} does not exist; give paths to .ipynb files")
 
     python = f"Python {platform.python_version()} ({sys.executable})"
-    print(f"Executing {len(paths)} notebook(s) with {python}, OMP_NUM_THREADS=2, load average {load_average()}",
-          flush=True)
+    print(f"Executing {len(paths)} notebook(s) with {python}, OMP_NUM_THREADS={args.threads}, "
+          f"load average {load_average()}", flush=True)
+    if args.threads != "1" and os.getloadavg()[0] > (os.cpu_count() or 2):
+        print("note: the machine is busy. OpenMP threads that wait for each other burn CPU time when the cores "
+              "are shared, so the CPU seconds below overstate the idle cost; --threads 1 measures it fairly.",
+              flush=True)
     results, failures, glue_problems = [], [], []
     for path in paths:
         original = nbformat.read(path, as_version=4)
@@ -139,8 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"notebook": str(path), "seconds": None, "error": str(exc)[-2000:]})
             continue
         kernel_version = executed.metadata.get("language_info", {}).get("version", "?")
-        result = {"notebook": str(path), "seconds": round(seconds, 1), "kernel_python": kernel_version}
-        print(f"{seconds:7.1f} s  {path}  (kernel Python {kernel_version})", flush=True)
+        cpu = executed.metadata["regbook"]["cpu_seconds"]
+        result = {"notebook": str(path), "seconds": round(seconds, 1), "cpu_seconds": cpu,
+                  "kernel_python": kernel_version}
+        result["slowest_cells"] = slowest_cells(executed)
+        print(f"{seconds:7.1f} s  {path}  (kernel Python {kernel_version}, {cpu:.0f} CPU s)", flush=True)
+        for row in result["slowest_cells"]:
+            print(f"           cell {row['cell']:>3}: {row['seconds']:6.1f} s  {row['source']}", flush=True)
         new_warnings = sorted(warning_lines(executed) - warning_lines(original))
         if new_warnings:
             result["new_warnings"] = new_warnings

@@ -30,6 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+from execute_notebooks import compare_glue, glued_values  # tools/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COURSE = ROOT / "_build" / "homework"
 FORBIDDEN_ERRORS = {"ModuleNotFoundError", "ImportError", "FileNotFoundError", "DataError"}
@@ -44,6 +47,7 @@ class Grade:
     max_score: float = 0.0
     errors: dict[str, list[str]] = field(default_factory=dict)
     graded_cells: int = 0
+    glue: list[dict] = field(default_factory=list)  # glued numbers: committed outputs vs the graded solution
 
 
 def load(path: Path) -> dict:
@@ -123,6 +127,9 @@ def grade(notebooks: list[Path], course: Path = DEFAULT_COURSE,
                 result.max_score = float(submission.max_score)
                 autograded = load(course / "autograded" / student / chapter / path.name)
                 result.errors[student] = error_names(autograded)
+                if student == "solution":
+                    result.glue = compare_glue(glued_values(nbformat.from_dict(instructor)),
+                                               glued_values(nbformat.from_dict(autograded)))
         grades.append(result)
     return grades
 
@@ -145,6 +152,20 @@ def problems(result: Grade) -> list[str]:
         missing = sorted(FORBIDDEN_ERRORS & set(blank_errors))
         found.append(f"the blank release cannot run on a student's machine: {missing}")
     return found
+
+
+def glue_summary(result: Grade) -> str:
+    """One line on how the numbers glued into the prose compare with the committed outputs."""
+    numbers = [row for row in result.glue if row["rel_diff"] is not None]
+    if not numbers:
+        return f"{result.chapter}: no glued numbers"
+    same = sum(row["rel_diff"] == 0 for row in numbers)
+    worst = max(numbers, key=lambda row: row["rel_diff"])
+    text = f"{result.chapter}: {same} of {len(numbers)} glued values identical to the committed outputs"
+    if worst["rel_diff"] > 0:
+        text += (f"; largest relative difference {worst['rel_diff']:.1e} ({worst['name']}: "
+                 f"{worst['committed']} -> {worst['fresh']})")
+    return text
 
 
 def table(grades: list[Grade]) -> str:
@@ -173,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     grades = grade([p.resolve() for p in notebooks], args.course.resolve())
     print(table(grades))
+    kernel = os.environ.get("REGBOOK_HOMEWORK_KERNEL", "python3")
+    print(f"Numbers in the prose, re-computed by the graded run (kernel {kernel}):")
+    for g in grades:
+        print("  " + glue_summary(g))
     failed = False
     for g in grades:
         for problem in problems(g):

@@ -3,9 +3,9 @@
     python tools/run_notebooks.py                       # every notebook
     python tools/run_notebooks.py notebooks/dropout.ipynb
 
-Runs each notebook top to bottom in its own kernel with ``OMP_NUM_THREADS=2`` (the setting CI uses for
-nbval), stores the wall time in the notebook's metadata (``regbook.execution_seconds``) and prints a
-table. A notebook that raises is not saved, and the command exits 1.
+Runs each notebook top to bottom in its own kernel with ``OMP_NUM_THREADS=1`` (the setting CI uses for
+nbval), stores the wall time and that setting in the notebook's metadata (``regbook.execution_seconds``,
+``regbook.omp_num_threads``) and prints a table. A notebook that raises is not saved, and the command exits 1.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def run(path: Path, timeout: int) -> float:
     notebook.metadata.pop("jupytext", None)
     notebook.metadata["kernelspec"] = KERNELSPEC
     notebook.metadata.setdefault("regbook", {})["execution_seconds"] = round(seconds, 1)
+    notebook.metadata["regbook"]["omp_num_threads"] = int(ENV["OMP_NUM_THREADS"])
     nbformat.write(notebook, path)
     return seconds
 
@@ -39,7 +40,7 @@ def main() -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     parser.add_argument("--threads", default=ENV["OMP_NUM_THREADS"],
-                        help="OMP_NUM_THREADS for the kernel (record the committed outputs with the default, 2)")
+                        help="OMP_NUM_THREADS for the kernel (record the committed outputs with the default, 1)")
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
     failed = False

@@ -8,9 +8,42 @@ MXNet 1.9.1 was released for NumPy < 1.24. Two things break on newer stacks:
 Import this module before ``import mxnet`` (``import regbook`` does it for you).
 """
 
+import os as _os
+import platform as _platform
 import sys
 
-import numpy
+
+def _cpu_flags() -> set[str]:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def openblas_coretype() -> str | None:
+    """The OpenBLAS kernel family to request, or None to leave OpenBLAS's own choice alone.
+
+    The OpenBLAS builds inside the MXNet 1.9.1 and NumPy wheels do not recognise recent Xeon models (such as
+    the CI machine's) and fall back to generic SSE kernels: matrix products run 3-5 times slower than the CPU
+    allows (measured by benchmarks/epoch_speed.py). On an x86-64 CPU with AVX2 and FMA we ask for the Haswell
+    kernels, which every such CPU runs; elsewhere (ARM, older x86) nothing changes.
+    """
+    if _platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    return "Haswell" if {"avx2", "fma"} <= _cpu_flags() else None
+
+
+# OpenBLAS reads OPENBLAS_CORETYPE when the library is loaded (by NumPy and again by MXNet), so this runs
+# before either is imported. A value the reader set wins.
+if "OPENBLAS_CORETYPE" not in _os.environ and (_coretype := openblas_coretype()):
+    _os.environ["OPENBLAS_CORETYPE"] = _coretype
+
+import numpy  # noqa: E402
 
 if "bool" not in vars(numpy):  # (hasattr would trigger NumPy 1.26's FutureWarning)
     numpy.bool = bool  # type: ignore[attr-defined]
@@ -28,8 +61,6 @@ if sys.version_info >= (3, 12):
 # that scheduling costs more than it saves for the book's small networks (measured by
 # benchmarks/epoch_speed.py). The synchronous engine is faster here and makes runs more reproducible.
 # An explicit MXNET_ENGINE_TYPE set by the reader wins.
-import os as _os  # noqa: E402
-
 _os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
 # Idle OpenMP threads spin by default; when other programs share the cores (or CI runs two jobs) a tiny step can
 # take 100 times longer. Passive waiting costs nothing measurable when the machine is idle.

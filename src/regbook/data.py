@@ -286,9 +286,11 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None, num_work
 
     def dataset(x, y):
         import mxnet as mx
+        from mxnet import npx
 
-        images = mx.nd.array(x[..., None], dtype="uint8")
-        return ArrayDataset(images, mx.nd.array(y, dtype="int32")).transform_first(trans)
+        # The arrays must match the mode the transforms run in: mxnet.np after npx.set_np(), legacy nd before.
+        array = mx.np.array if npx.is_np_array() else mx.nd.array
+        return ArrayDataset(array(x[..., None], dtype="uint8"), array(y, dtype="int32")).transform_first(trans)
 
     return (
         DataLoader(dataset(x_train, y_train), batch_size, shuffle=True, num_workers=num_workers),

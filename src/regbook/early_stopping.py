@@ -9,7 +9,8 @@
 
 :func:`train_with_early_stopping` wraps that loop around the book's epoch loop (:func:`regbook.training.train`),
 with live curves and a progress bar, and can keep training after the stopping point to show what the extra
-epochs do.
+epochs do. It returns a :class:`StoppingHistory`: the book's :class:`regbook.training.History` plus the
+weight norm per epoch and the stopper's best and stopping epochs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from regbook import compat as _compat  # noqa: F401
 from regbook.plotting import LivePlot
-from regbook.training import train
+from regbook.training import History, train
 
 
 class EarlyStopping:
@@ -106,42 +107,56 @@ def weight_norm(net) -> float:
     total = 0.0
     for name, param in _named_params(net).items():
         if name.endswith("weight"):
-            total = total + (param.data() ** 2).sum()
-    return math.sqrt(float(total))
+            values = param.data().asnumpy().astype("float64")  # one copy out; NumPy's sum is faster than MXNet's
+            total += float((values * values).sum())
+    return math.sqrt(total)
 
 
 @dataclass
-class StoppingHistory:
-    """Per-epoch curves of a run watched by :class:`EarlyStopping`, and where it (would have) stopped."""
+class StoppingHistory(History):
+    """The per-epoch curves of :class:`regbook.training.History` for a run watched by :class:`EarlyStopping`.
 
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
+    ``test_acc`` holds the score the stopper watched (the validation accuracy; ``val_acc`` names it so),
+    ``loss`` the training loss (also ``train_loss``). Added: the weight norm per epoch, and where the stopper
+    found its best epoch and where it (would have) stopped.
+    """
+
     weight_norm: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_epoch: int | None = None  # None: patience never ran out
 
     @property
+    def val_acc(self) -> list[float]:
+        return self.test_acc
+
+    @property
+    def train_loss(self) -> list[float]:
+        return self.loss
+
+    @property
     def epochs(self) -> int:
-        return len(self.val_acc)
+        return len(self.test_acc)
 
 
 def train_with_early_stopping(net, train_batches: Iterable, val_batches: Iterable, loss: Callable,
                               update: Callable[[int], None], max_epochs: int, stopper: EarlyStopping,
                               run_to_end: bool = False, restore_best: bool = True,
                               plot: LivePlot | bool = True, progress: bool = True,
-                              desc: str = "training") -> StoppingHistory:
+                              desc: str = "training", redraw_every: int = 1) -> StoppingHistory:
     """Train for at most ``max_epochs``, stepping ``stopper`` with the validation accuracy after each epoch.
 
     Training ends when the stopper says so, unless ``run_to_end``: then it goes on to ``max_epochs`` (the
     stopper is no longer consulted, so its best epoch stays the one early stopping would have chosen).
     With ``restore_best`` the network ends with the best epoch's weights; otherwise with the last ones.
+    A live ``plot`` gets every epoch's point but is redrawn only every ``redraw_every`` epochs (drawing a
+    figure costs more CPU than an epoch of a small network).
     """
     from tqdm.std import tqdm
 
     if max_epochs < 1:
         raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+    if redraw_every < 1:
+        raise ValueError(f"redraw_every must be at least 1, got {redraw_every}")
     if plot is True:
         plot = LivePlot(ylim=(0, 1), title=desc if desc != "training" else None)
     history = StoppingHistory()
@@ -150,16 +165,16 @@ def train_with_early_stopping(net, train_batches: Iterable, val_batches: Iterabl
     for epoch in bar:
         # one epoch of the book's training loop, with the validation set in the place of its test set
         one = train(net, train_batches, val_batches, loss, 1, update, plot=False, progress=False)
-        train_loss, train_acc, val_acc = one.loss[0], one.train_acc[0], one.test_acc[0]
-        history.seconds.extend(one.seconds)
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.val_acc.append(val_acc)
+        for name in ("loss", "train_acc", "test_acc", "seconds"):
+            getattr(history, name).extend(getattr(one, name))
         history.weight_norm.append(weight_norm(net))
+        train_loss, train_acc, val_acc = one.loss[0], one.train_acc[0], one.test_acc[0]
         stop = stopper.step(val_acc, net) if stopper.stopped_epoch is None else True
         bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_acc:.3f}", best=stopper.best_epoch)
+        last = (stop and not run_to_end) or epoch + 1 == max_epochs
         if plot:
-            plot.add(epoch + 1, {"train loss": train_loss, "train acc": train_acc, "val acc": val_acc})
+            _add_point(plot, epoch + 1, {"train loss": train_loss, "train acc": train_acc, "val acc": val_acc},
+                       redraw=last or (epoch + 1) % redraw_every == 0)
         if stop and not run_to_end:
             break
     bar.close()
@@ -167,3 +182,13 @@ def train_with_early_stopping(net, train_batches: Iterable, val_batches: Iterabl
     if restore_best:
         stopper.restore(net)
     return history
+
+
+def _add_point(plot: LivePlot, x: float, values: dict, redraw: bool) -> None:
+    """``plot.add`` that redraws a live plot only when ``redraw`` (the points are recorded either way)."""
+    live = plot.live
+    plot.live = live and redraw
+    try:
+        plot.add(x, values)
+    finally:
+        plot.live = live

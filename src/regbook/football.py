@@ -15,6 +15,7 @@ import numpy
 from regbook.data import REPO_ROOT
 from regbook.nb.goalkeeper import (  # noqa: F401  (re-exported: the chapter's network)
     SETTINGS,
+    SeedGenerators,
     accuracy,
     backward_propagation,
     check_data,
@@ -28,6 +29,7 @@ from regbook.nb.goalkeeper import (  # noqa: F401  (re-exported: the chapter's n
     model,
     predict,
     relu,
+    rows_at,
     run_settings,
     sigmoid,
     summarize,

@@ -376,9 +376,9 @@ def fit_forecaster(net, data: SeriesWindows, epochs: int = 60, batch_size: int =
                 batch_loss = loss(net(X), y)
             batch_loss.backward()
             trainer.step(len(idx))
-            total += float(batch_loss.sum()) * 2  # L2Loss is half the squared error
+            total = total + batch_loss.sum()  # stays on the engine: read once per epoch, below
         result.seconds.append(time.perf_counter() - start)
-        result.train_loss.append(total / n)
+        result.train_loss.append(float(total) * 2 / n)  # L2Loss is half the squared error
         result.val_loss.append(float(((net(X_val) - y_val) ** 2).mean()))
         bar.set_postfix(train=f"{result.train_loss[-1]:.3f}", val=f"{result.val_loss[-1]:.3f}")
         if plot is not None:

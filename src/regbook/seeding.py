@@ -1,6 +1,5 @@
 """Seed every random number generator a chapter uses, in one call."""
 
-import os
 import random
 
 import numpy
@@ -16,7 +15,3 @@ def set_seed(seed: int) -> None:
     numpy.random.seed(seed)
     mx.random.seed(seed)
 
-
-def threads() -> int:
-    """The number of OpenMP threads MXNet uses (``OMP_NUM_THREADS``; outputs are recorded with 2)."""
-    return int(os.environ.get("OMP_NUM_THREADS", "0") or 0)

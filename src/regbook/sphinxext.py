@@ -81,7 +81,7 @@ def toc_order(env) -> dict[str, int]:
 
 def build_table(app: Sphinx, fromdocname: str) -> nodes.Node:
     env = app.env
-    rows, total, pythons = [], 0.0, set()
+    rows, total, pythons, threads = [], 0.0, set(), set()
     for docname in notebook_docs(env):
         path = Path(env.doc2path(docname))
         seconds = execution_seconds(path)
@@ -92,6 +92,8 @@ def build_table(app: Sphinx, fromdocname: str) -> nodes.Node:
             continue
         total += seconds
         pythons.add(kernel_python(path) or "?")
+        threads.add(str(json.loads(path.read_text(encoding="utf-8"))["metadata"].get("regbook", {})
+                        .get("omp_num_threads", "?")))
         title = env.titles[docname].astext() if docname in env.titles else docname
         link = nodes.reference("", title, internal=True, refuri=app.builder.get_relative_uri(fromdocname, docname))
         rows.append(([nodes.paragraph("", "", link)], format_seconds(seconds), f"{seconds:.0f}"))
@@ -110,7 +112,8 @@ def build_table(app: Sphinx, fromdocname: str) -> nodes.Node:
     group += body
     for cells in rows:
         body += _row(*cells)
-    caption = (f"Measured with Python {', '.join(sorted(pythons))}, OMP_NUM_THREADS=2, on a 2-core CPU."
+    caption = (f"Measured with Python {', '.join(sorted(pythons))}, OMP_NUM_THREADS="
+               f"{'/'.join(sorted(threads)) or '?'}, on a 2-core CPU."
                if pythons else "No chapter has a recorded time yet.")
     return nodes.container("", table, nodes.paragraph("", caption, classes=["caption"]))
 

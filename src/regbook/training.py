@@ -33,7 +33,7 @@ def evaluate_accuracy(net: Callable, batches: Iterable) -> float:
 def sgd(params, lr: float, batch_size: int) -> None:
     """Minibatch SGD on a list of parameters whose gradients are the *sum* over the batch."""
     for param in params:
-        param[:] = param - lr * param.grad / batch_size
+        param -= (lr / batch_size) * param.grad  # in place: one temporary, not three
 
 
 @dataclass
@@ -136,7 +136,9 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size=None, par
               trainer=None, plot: LivePlot | bool = False) -> History:
     """d2l 0.x's ``train_ch3`` (removed in d2l 1.0), with its signature and its per-epoch printout.
 
-    ``batch_size`` is accepted for compatibility; the step size uses each batch's real length.
+    As in d2l 0.x, every step divides the summed gradient by ``batch_size``, also on an epoch's last, smaller
+    minibatch (that step is then shorter); without ``batch_size`` each step divides by its batch's length.
     """
-    update = make_update(params, lr, trainer)
+    step = make_update(params, lr, trainer)
+    update = step if batch_size is None else (lambda _: step(batch_size))
     return train(net, train_iter, test_iter, loss, num_epochs, update, plot=plot, progress=False, log=True)

@@ -21,7 +21,7 @@ def _mean_std(values) -> tuple[float, float]:
 
 
 @experiment("augmentation", "Augmentation chapter: small CNN on 1 000 Fashion-MNIST images, none vs "
-            "random crops", seeds=3, epochs=50, options={"train_size": (int, 1000, "training images")})
+            "random crops", seeds=3, epochs=30, options={"train_size": (int, 1000, "training images")})
 def small_data(seeds: int, epochs: int, progress: bool = True, train_size: int = 1000) -> dict:
     from tqdm.std import tqdm
 
@@ -51,7 +51,7 @@ def small_data(seeds: int, epochs: int, progress: bool = True, train_size: int =
 
 
 @experiment("orientation-shortcut", "Augmentation chapter: sneakers face left, sandals right; accuracy on "
-            "normal and mirrored test sets, without and with flips", seeds=3, epochs=15,
+            "normal and mirrored test sets, without and with flips", seeds=3, epochs=8,
             options={"per_class": (int, 300, "training images per class")})
 def orientation_shortcut(seeds: int, epochs: int, progress: bool = True, per_class: int = 300) -> dict:
     from tqdm.std import tqdm

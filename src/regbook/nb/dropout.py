@@ -73,13 +73,21 @@ def train_dropout_mlp(variant, seed, num_epochs=5, lr=0.5, batch_size=256, plot=
     if variant == "scratch":
         params = init_mlp_params()
         net = lambda X: mlp_scratch(X, params)  # noqa: E731
-        update = training.make_update(params, lr)
+        step = training.make_update(params, lr)
     else:
         net = mlp_gluon(drop_probs=(0.2, 0.5) if variant == "gluon" else (0, 0))
-        update = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}).step
+        step = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}).step
+    # As d2l's train_ch3: every step divides the summed gradient by batch_size, also on the last, smaller minibatch
+    update = lambda n: step(batch_size)  # noqa: E731
     history = training.train(net, train_iter, test_iter, loss, num_epochs, update, plot=plot,
                              progress=progress, desc=f"{variant}, seed {seed}")
     return history, net
+
+
+def train_accuracy_dropout_off(net, num_examples=10000):
+    """Accuracy of a trained ``net`` on the first ``num_examples`` training images, dropout off."""
+    X, y, _, _ = data.fashion_mnist_arrays_mx(flatten=True, limit_train=num_examples)
+    return training.evaluate_accuracy(net, data.ArrayBatches(X, y, 1000))
 
 
 def small_cnn(drop_prob=0.0):
@@ -100,12 +108,12 @@ def small_cnn(drop_prob=0.0):
     return net
 
 
-def train_small_cnn(drop_prob, seed, num_train=2000, num_epochs=15, lr=0.05, batch_size=64):
+def train_small_cnn(drop_prob, seed, num_train=1000, num_epochs=10, lr=0.05, batch_size=50, num_test=1000):
     """Train ``small_cnn`` on the first ``num_train`` images; return (history, train accuracy with dropout off)."""
     set_seed(seed)
     X_tr, y_tr, X_te, y_te = data.fashion_mnist_arrays_mx(limit_train=num_train)
     train_iter = data.ArrayBatches(X_tr, y_tr, batch_size, shuffle=True, seed=seed)
-    test_iter = data.ArrayBatches(X_te[:5000], y_te[:5000], 1000)
+    test_iter = data.ArrayBatches(X_te[:num_test], y_te[:num_test], 1000)
     net = small_cnn(drop_prob)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9})
     history = training.train(net, train_iter, test_iter, gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,

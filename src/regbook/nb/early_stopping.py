@@ -49,16 +49,17 @@ def noisy_fashion_mnist(n_train: int = 1000, n_val: int = 1000, noise: float = 0
             "test": (X_test, y_test), "noise": noise}
 
 
-def make_mlp(hidden: int = 256):
-    """The over-parameterised MLP of the early-stopping chapter (Xavier-initialised)."""
-    net = nn.Sequential()
+def make_mlp(hidden: int = 128):
+    """The over-parameterised MLP of the early-stopping chapter (Xavier-initialised, hybridized)."""
+    net = nn.HybridSequential()
     net.add(nn.Dense(hidden, activation="relu"), nn.Dense(hidden, activation="relu"), nn.Dense(10))
     net.initialize(init.Xavier())
+    net.hybridize()
     return net
 
 
-def run_early_stopping(splits: dict, seed: int, epochs: int = 40, lr: float = 0.05, wd: float = 0.0,
-                       patience: int = 10, batch_size: int = 100, plot=False, progress: bool = True) -> dict:
+def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.1, wd: float = 0.0,
+                       patience: int = 10, batch_size: int = 200, plot=False, progress: bool = True) -> dict:
     """Train the MLP for ``epochs`` while an :class:`EarlyStopping` watches; test the best and the last weights.
 
     ``wd`` is Gluon's weight decay (an L2 penalty (wd/2)·||W||² on the weights; biases are not decayed).
@@ -74,7 +75,7 @@ def run_early_stopping(splits: dict, seed: int, epochs: int = 40, lr: float = 0.
     stopper = EarlyStopping(patience=patience)
     history = train_with_early_stopping(
         net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, epochs, stopper,
-        run_to_end=True, restore_best=False, plot=plot, progress=progress,
+        run_to_end=True, restore_best=False, plot=plot, progress=progress, redraw_every=5,
         desc=f"seed {seed}, lr {lr}, wd {wd}")
     test_acc_last = evaluate_accuracy(net, test)
     stopper.restore(net)

@@ -48,22 +48,24 @@ def forward_propagation(X, parameters, keep_prob=1.0, rng=None, masks=None):
 
     ``keep_prob < 1`` multiplies each hidden layer's activations by a :func:`dropout_mask` drawn from
     ``rng``; pass ``masks`` (one per hidden layer) to reuse given masks instead (gradient checking).
-    Returns the output ``AL`` (1, m) and a cache for :func:`backward_propagation`.
+    Returns the output ``AL`` (1, m) and a cache for :func:`backward_propagation`. The parameters may
+    also be stacks of k networks' arrays (a leading axis of length k): everything then has that axis.
     """
     L = len(parameters) // 2
     if masks is None and keep_prob < 1:
         if rng is None:
             raise ValueError("dropout (keep_prob < 1) needs a generator: pass rng=numpy.random.default_rng(seed)")
-        masks = [dropout_mask((parameters[f"W{layer}"].shape[0], X.shape[1]), keep_prob, rng)
+        masks = [dropout_mask((*parameters[f"W{layer}"].shape[:-1], X.shape[-1]), keep_prob, rng)
                  for layer in range(1, L)]
     A = X
     cache = {"A0": X, "masks": masks}
     for layer in range(1, L + 1):
-        Z = parameters[f"W{layer}"] @ A + parameters[f"b{layer}"]
+        Z = parameters[f"W{layer}"] @ A
+        Z += parameters[f"b{layer}"]  # in place: one array fewer per layer and iteration
         if layer < L:
             A = relu(Z)
             if masks is not None:
-                A = A * masks[layer - 1]
+                A *= masks[layer - 1]
         else:
             A = sigmoid(Z)
         cache[f"A{layer}"] = A
@@ -80,25 +82,28 @@ def backward_propagation(Y, parameters, cache, lambd=0.0):
     """Gradients {"dW1": ..., "db1": ..., ...} of the cost at the forward pass stored in ``cache``.
 
     The dropout masks of the forward pass (if any) are applied again on the way back; ``lambd > 0``
-    adds the gradient of the L2 penalty.
+    adds the gradient of the L2 penalty, lambd/m * W, to each weight gradient (for a stack, ``lambd``
+    may hold one value per network, shaped (k, 1, 1)). ``swapaxes(-1, -2)`` transposes a matrix (like
+    ``.T``), or each matrix of a stack.
     """
     L = len(parameters) // 2
     m = Y.shape[1]
     masks = cache["masks"]
+    penalized = numpy.any(lambd)
     grads = {}
     dZ = (cache[f"A{L}"] - Y) / m  # sigmoid + mean cross-entropy: dCost/dZ_L = (AL - Y) / m
     for layer in range(L, 0, -1):
         A_prev = cache[f"A{layer - 1}"]
-        grads[f"dW{layer}"] = dZ @ A_prev.T
-        grads[f"db{layer}"] = dZ.sum(axis=1, keepdims=True)
+        grads[f"dW{layer}"] = dZ @ A_prev.swapaxes(-1, -2)
+        if penalized:
+            grads[f"dW{layer}"] += lambd / m * parameters[f"W{layer}"]  # the L2 penalty's gradient
+        grads[f"db{layer}"] = dZ.sum(axis=-1, keepdims=True)
         if layer > 1:
-            dA_prev = parameters[f"W{layer}"].T @ dZ
+            dA_prev = parameters[f"W{layer}"].swapaxes(-1, -2) @ dZ
             if masks is not None:
-                dA_prev = dA_prev * masks[layer - 2]  # a dropped unit passes no gradient back
-            dZ = dA_prev * (A_prev > 0)  # ReLU
-    if lambd > 0:
-        for name, dW in l2_penalty(parameters, lambd, m)[1].items():
-            grads[name] = grads[name] + dW
+                dA_prev *= masks[layer - 2]  # a dropped unit passes no gradient back
+            dA_prev *= A_prev > 0  # ReLU
+            dZ = dA_prev
     return grads
 
 
@@ -133,6 +138,11 @@ def gradient_check(X, Y, parameters, lambd=0.0, masks=None, epsilon=1e-7):
     return float(difference / (numpy.linalg.norm(analytic) + numpy.linalg.norm(numeric)))
 
 
+import sys
+
+from tqdm.std import tqdm
+
+
 def check_data(X, Y):
     """Raise ValueError unless X is (n, m) and finite, Y is (1, m) of 0/1 labels."""
     X, Y = numpy.asarray(X), numpy.asarray(Y)
@@ -144,45 +154,85 @@ def check_data(X, Y):
 
 
 def update_parameters(parameters, grads, learning_rate):
-    """One step of gradient descent (returns new arrays)."""
-    return {name: value - learning_rate * grads[f"d{name}"] for name, value in parameters.items()}
+    """One step of gradient descent, in place (no new arrays); returns ``parameters``."""
+    for name, value in parameters.items():
+        value -= learning_rate * grads[f"d{name}"]
+    return parameters
+
+
+class SeedGenerators:
+    """One NumPy generator per seed, for a stack of networks.
+
+    ``random((k, ...))`` fills slice i from generator i, so each network of a stack draws exactly the
+    masks it would draw if it were trained alone with ``numpy.random.default_rng(seed)``.
+    """
+
+    def __init__(self, seeds):
+        self.generators = [numpy.random.default_rng(seed) for seed in seeds]
+
+    def random(self, shape):
+        out = numpy.empty(shape)
+        for generator, part in zip(self.generators, out, strict=True):
+            generator.random(out=part)
+        return out
 
 
 def model(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.0, print_cost=False,
-          seed=3, layer_dims=None, reseed_every_iteration=False, return_costs=False, record_every=100):
+          seed=3, layer_dims=None, reseed_every_iteration=False, return_costs=False, record_every=100,
+          progress=False, callback=None):
     """Train the network [n, 20, 3, 1] by full-batch gradient descent; return its parameters.
 
     ``seed`` seeds the initial weights and the generator of the dropout masks (fresh masks every
-    iteration). ``reseed_every_iteration=True`` re-creates that generator at every iteration, as the
-    seed's code does: the masks are then the same at every iteration (kept only to show the bug).
-    With ``return_costs=True`` also returns the cost every ``record_every`` iterations.
+    iteration). A list of seeds trains one network per seed side by side, as one stack, and returns a
+    list of parameter dicts: the same networks as separate calls, in a fraction of the time; ``lambd``
+    may then be a list too, one value per seed.
+    ``reseed_every_iteration=True`` behaves like the seed's code, which re-creates the generator at every
+    iteration and so draws the same masks every time; here they are drawn once and reused (kept only to
+    show the bug). With ``return_costs=True`` also returns the cost every ``record_every`` iterations
+    (one row per seed for a list of seeds). ``progress=True`` shows a progress bar;
+    ``callback(i, parameters)``, if given, is called after iteration i (from 1) with the stacked parameters.
     """
     check_data(X, Y)
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1] (1 = no dropout), got {keep_prob}")
-    if lambd < 0:
+    seeds = [seed] if numpy.ndim(seed) == 0 else list(seed)
+    lambdas = numpy.broadcast_to(numpy.asarray(lambd, dtype=float), (len(seeds),))
+    if numpy.any(lambdas < 0):
         raise ValueError(f"lambd must be >= 0 (0 = no L2 penalty), got {lambd}")
     for name, value in (("num_iterations", num_iterations), ("record_every", record_every)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-    parameters = initialize_parameters(layer_dims or [X.shape[0], 20, 3, 1], seed)
-    rng = numpy.random.default_rng(seed)
+    if numpy.ndim(lambd) > 0:
+        lambd = lambdas.reshape(-1, 1, 1)  # one value per network of the stack
+    starts = [initialize_parameters(layer_dims or [X.shape[0], 20, 3, 1], s) for s in seeds]
+    parameters = {name: numpy.stack([start[name] for start in starts]) for name in starts[0]}
+    rng = SeedGenerators(seeds)
+    masks = None
+    if reseed_every_iteration and keep_prob < 1:  # the seed's np.random.seed(1) in the forward pass
+        masks = forward_propagation(X, parameters, keep_prob, rng)[1]["masks"]
     costs = []
-    for i in range(int(num_iterations)):
-        if reseed_every_iteration:
-            rng = numpy.random.default_rng(seed)
-        AL, cache = forward_propagation(X, parameters, keep_prob, rng)
+    for i in tqdm(range(int(num_iterations)), disable=not progress, file=sys.stderr, mininterval=1,
+                  desc=f"seeds {', '.join(map(str, seeds))}"):
+        AL, cache = forward_propagation(X, parameters, keep_prob, rng, masks)
         if i % record_every == 0 or (print_cost and i % 10000 == 0):
-            cost = compute_cost_with_regularization(AL, Y, parameters, lambd)
+            cost = [compute_cost_with_regularization(AL[k], Y, {name: value[k] for name, value in
+                                                                parameters.items()}, lambdas[k])
+                    for k in range(len(seeds))]
             if i % record_every == 0:
                 costs.append(cost)
             if print_cost and i % 10000 == 0:
-                print(f"cost after iteration {i}: {cost:.4f}")
+                print(f"cost after iteration {i}: " + ", ".join(f"{c:.4f}" for c in cost))
         grads = backward_propagation(Y, parameters, cache, lambd)
-        parameters = update_parameters(parameters, grads, learning_rate)
-    return (parameters, numpy.array(costs)) if return_costs else parameters
+        update_parameters(parameters, grads, learning_rate)
+        if callback is not None:
+            callback(i + 1, parameters)
+    runs = [{name: value[k] for name, value in parameters.items()} for k in range(len(seeds))]
+    costs = numpy.array(costs).T
+    if numpy.ndim(seed) == 0:
+        runs, costs = runs[0], costs[0]
+    return (runs, costs) if return_costs else runs
 
 
 def predict(X, parameters):
@@ -197,10 +247,6 @@ def accuracy(X, Y, parameters):
     return float(numpy.mean(predict(X, parameters) == Y))
 
 
-import sys
-
-from tqdm.std import tqdm
-
 SETTINGS = {  # the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in the seed)
     "none": {},
     "l2": {"lambd": 0.7},
@@ -209,20 +255,45 @@ SETTINGS = {  # the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in
 }
 
 
-def run_settings(dataset, settings=SETTINGS, seeds=(3, 4, 5), progress=True, **kwargs):
+def run_settings(dataset, settings=SETTINGS, seeds=(3, 4, 5), progress=True, snapshot_at=(), **kwargs):
     """Train every setting with every seed on ``dataset = (train_X, train_Y, test_X, test_Y)``.
 
-    Returns one dict per run: setting, seed, train_acc, test_acc, costs (every 100 iterations), parameters.
+    The seeds of a setting, and the settings that differ only in ``lambd``, train side by side as one
+    stack. Returns one dict per run: setting, seed, train_acc, test_acc, costs (every 100 iterations),
+    parameters, and ``snapshots``: a copy of the parameters after each number of iterations in ``snapshot_at``.
     """
     train_X, train_Y, test_X, test_Y = dataset
-    runs = [(name, seed) for name in settings for seed in seeds]
+    groups = {}  # the settings that can share a stack
+    for name, setting in settings.items():
+        rest = {key: value for key, value in setting.items() if key != "lambd"}
+        groups.setdefault(repr(sorted(rest.items())), (rest, []))[1].append(name)
     rows = []
-    for name, seed in tqdm(runs, desc="training", disable=not progress, file=sys.stderr):
-        parameters, costs = model(train_X, train_Y, seed=seed, return_costs=True, **settings[name], **kwargs)
-        rows.append({"setting": name, "seed": seed, "train_acc": accuracy(train_X, train_Y, parameters),
-                     "test_acc": accuracy(test_X, test_Y, parameters), "costs": costs,
-                     "parameters": parameters})
-    return rows
+    for rest, names in groups.values():
+        runs = [(name, seed) for name in names for seed in seeds]
+        snapshots = {}
+
+        def keep(i, parameters, snapshots=snapshots):
+            if i in snapshot_at:
+                snapshots[i] = {name: value.copy() for name, value in parameters.items()}
+
+        parameters, costs = model(train_X, train_Y, seed=[seed for _, seed in runs], return_costs=True,
+                                  lambd=[settings[name].get("lambd", 0.0) for name, _ in runs],
+                                  progress=progress, callback=keep if snapshot_at else None, **rest, **kwargs)
+        for k, (name, seed) in enumerate(runs):
+            rows.append({"setting": name, "seed": seed, "train_acc": accuracy(train_X, train_Y, parameters[k]),
+                         "test_acc": accuracy(test_X, test_Y, parameters[k]), "costs": costs[k],
+                         "parameters": parameters[k],
+                         "snapshots": {i: {name: value[k] for name, value in snapshot.items()}
+                                       for i, snapshot in snapshots.items()}})
+    return sorted(rows, key=lambda row: list(settings).index(row["setting"]))
+
+
+def rows_at(rows, iterations, dataset, record_every=100):
+    """The same runs stopped after ``iterations`` (from their snapshots), with their accuracies and costs."""
+    train_X, train_Y, test_X, test_Y = dataset
+    return [dict(row, parameters=row["snapshots"][iterations], costs=row["costs"][:iterations // record_every],
+                 train_acc=accuracy(train_X, train_Y, row["snapshots"][iterations]),
+                 test_acc=accuracy(test_X, test_Y, row["snapshots"][iterations])) for row in rows]
 
 
 def summarize(rows):

@@ -29,13 +29,45 @@ def kl_approx(log_alpha):
     return K1 - K1 * npx.sigmoid(K2 + K3 * log_alpha) + 0.5 * npx.activation(-log_alpha, act_type="softrelu")
 
 
+class SparseVDWeightTerms(autograd.Function):
+    """sigma^2 = exp(log_sigma2) and the layer's summed KL (``kl_approx`` of the clipped log alpha), in NumPy.
+
+    ``forward(weight, log_sigma2)`` returns ``(sigma2, kl)``; ``backward`` returns the gradients of both outputs
+    with respect to ``weight`` and ``log_sigma2``, derived by hand (log alpha is computed once and reused).
+    """
+
+    def forward(self, weight, log_sigma2):
+        w, ls2 = weight.asnumpy(), log_sigma2.asnumpy()
+        w2 = w * w + 1e-8
+        raw = ls2 - onp.log(w2)  # log alpha before the clip
+        log_alpha = onp.clip(raw, -10, 10)
+        s = 1 / (1 + onp.exp(-(K2 + K3 * log_alpha)))  # sigmoid(k2 + k3 log alpha)
+        inv_alpha = onp.exp(-log_alpha)
+        kl = (K1 - K1 * s + 0.5 * onp.log1p(inv_alpha)).sum(dtype=onp.float64)
+        sigma2 = onp.exp(ls2)
+        self.saved = w, w2, (raw > -10) & (raw < 10), s, inv_alpha, sigma2
+        return np.array(sigma2), np.array(kl, dtype="float32")
+
+    def backward(self, d_sigma2, d_kl):
+        import mxnet as mx
+
+        w, w2, inside, s, inv_alpha, sigma2 = self.saved
+        # dKL/dlog alpha = -k1 k3 s (1 - s) - 1/2 sigmoid(-log alpha); zero where the clip is active
+        d_log_alpha = (-K1 * K3) * s * (1 - s) - 0.5 * inv_alpha / (1 + inv_alpha)
+        d_log_alpha *= float(d_kl.asnumpy()) * inside
+        d_weight = d_log_alpha * (-2 * w / w2)  # log alpha = log sigma^2 - log(w^2 + 1e-8)
+        d_log_sigma2 = d_log_alpha + d_sigma2.asnumpy() * sigma2
+        return mx.nd.array(d_weight), mx.nd.array(d_log_sigma2)
+
+
 class SparseVDDense(nn.HybridBlock):
     """Dense layer with Sparse Variational Dropout (Molchanov et al. 2017).
 
     Per weight: mean ``weight`` (theta) and ``log_sigma2``; log alpha = log sigma^2 - log theta^2, clipped to
     [-10, 10]. Training mode samples pre-activations with the local reparameterisation trick (Kingma et al.
     2015); prediction mode uses theta with the weights whose log alpha exceeds ``threshold`` set to zero.
-    The forward pass branches on the mode in Python, so the block is run imperatively (not hybridized).
+    In training mode the forward pass also stores the layer's KL (from :class:`SparseVDWeightTerms`) in
+    ``last_kl``. The forward pass branches on the mode in Python, so the block is run imperatively.
     """
 
     def __init__(self, units: int, in_units: int, activation: str | None = None, threshold: float = 3.0,
@@ -48,6 +80,8 @@ class SparseVDDense(nn.HybridBlock):
         self.log_sigma2 = self.params.get("log_sigma2", shape=(units, in_units),
                                           init=init.Constant(init_log_sigma2))
         self.bias = self.params.get("bias", shape=(units,), init=init.Zero())
+        self.noise = onp.random.default_rng(onp.random.randint(2**31))  # seeded by set_seed via NumPy's global
+        self.last_kl = None
 
     def log_alpha(self):
         """log alpha per weight, clipped to [-10, 10] (recorded by autograd when called inside ``record``)."""
@@ -64,10 +98,13 @@ class SparseVDDense(nn.HybridBlock):
 
     def hybrid_forward(self, F, x, weight, log_sigma2, bias):
         if autograd.is_training():
-            mean, var = lrt_moments(x, weight, log_sigma2)
-            out = mean + bias + F.np.sqrt(var + 1e-8) * F.np.random.normal(0, 1, size=mean.shape)
+            sigma2, self.last_kl = SparseVDWeightTerms()(weight, log_sigma2)
+            mean = F.npx.fully_connected(x, weight, bias, num_hidden=self.units)  # x theta^T + b
+            var = F.npx.fully_connected(x * x, sigma2, no_bias=True, num_hidden=self.units)  # x^2 sigma^2^T
+            eps = np.array(self.noise.standard_normal(mean.shape, dtype=onp.float32))
+            out = mean + F.np.sqrt(var + 1e-8) * eps
         else:
-            out = F.np.dot(x, (weight * self.mask()).T) + bias
+            out = F.npx.fully_connected(x, weight * self.mask(), bias, num_hidden=self.units)
         return F.npx.relu(out) if self.activation == "relu" else out
 
 
@@ -79,9 +116,13 @@ def sparsity(layers) -> float:
 
 
 def svd_objective(net, X, y, num_train: int, kl_weight: float = 1.0):
-    """Negative ELBO per example: mean cross-entropy of the batch + kl_weight * KL / num_train (and both parts)."""
+    """Negative ELBO per example: mean cross-entropy of the batch + kl_weight * KL / num_train (and both parts).
+
+    The KL is the one each layer computed in its training-mode forward pass (``last_kl``), which equals
+    ``layer.kl()`` without computing log alpha a second time.
+    """
     cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y).mean()
-    kl = sum(layer.kl() for layer in net)
+    kl = sum(layer.last_kl for layer in net)
     return cross_entropy + kl_weight * kl / num_train, cross_entropy, kl
 
 
@@ -113,10 +154,10 @@ def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float
     set_seed(seed)
     net = dense_mlp()
     net.initialize(init.Xavier())
-    net.hybridize()
+    net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
     history = train(net, ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed),
-                    ArrayBatches(X_test, y_test, 1000), gluon.loss.SoftmaxCrossEntropyLoss(), epochs,
+                    ArrayBatches(X_test, y_test, 10000), gluon.loss.SoftmaxCrossEntropyLoss(), epochs,
                     trainer.step, plot=plot, progress=progress, desc=f"dense, seed {seed}")
     return net, history
 
@@ -136,7 +177,7 @@ def sparse_from_dense(dense, threshold: float = 3.0) -> nn.Sequential:
 
 
 def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-                    lr_log_sigma2: float = 0.01, warmup_epochs: float = 1.0, evals_per_epoch: int = 2,
+                    lr_log_sigma2: float = 0.01, warmup_epochs: float = 1.0, evals_per_epoch: int = 1,
                     plot: LivePlot | bool = False, progress: bool = True) -> dict:
     """Train a Sparse VD net by minimising the negative ELBO; return the per-evaluation curves.
 
@@ -146,7 +187,7 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
     X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
-    test_batches = ArrayBatches(X_test, y_test, 1000)
+    test_batches = ArrayBatches(X_test, y_test, 10000)  # one batch: the mask is computed once per evaluation
     params = net.collect_params()
     log_sigma2 = {name: p for name, p in params.items() if name.endswith("log_sigma2")}
     means = {name: p for name, p in params.items() if not name.endswith("log_sigma2")}

@@ -244,7 +244,7 @@ def sine_data(seed: int, n: int = 20, noise: float = 0.3):
                                                   dtype="float32")
 
 
-def tanh_mlp_fit(seeds, lams=LAMS_TANH, hidden: int = 32, steps: int = 1000, lr: float = 0.01,
+def tanh_mlp_fit(seeds, lams=LAMS_TANH, hidden: int = 32, steps: int = 500, lr: float = 0.02,
                  progress: bool = True):
     """One 1-hidden-hidden-1 tanh MLP per (seed, λ), all trained at once on ``sine_data(seed)`` with Adam on
     J + λ/(2m)·Σ||W||_F². The parameters carry a leading axis of length N = len(seeds)·len(lams), seed-major.
