@@ -80,7 +80,11 @@ def update(notebook: nbformat.NotebookNode) -> bool:
     """Make the Colab cell the notebook's first cell; return whether anything changed."""
     if is_current(notebook):
         return False
-    notebook.cells = [make_cell()] + [c for c in notebook.cells if not is_colab_cell(c)]
+    previous = next((c for c in notebook.cells if is_colab_cell(c)), None)
+    cell = make_cell()
+    # The cell prints nothing off Colab, so a recorded notebook stays recorded: keep the old cell's run number.
+    cell.execution_count = previous.get("execution_count") if previous is not None else None
+    notebook.cells = [cell] + [c for c in notebook.cells if not is_colab_cell(c)]
     ids = [c.get("id") for c in notebook.cells]
     if ids.count(CELL_ID) > 1:
         raise ValueError(f"another cell already has the id {CELL_ID!r}; rename it and run again")
