@@ -107,7 +107,7 @@ $(PY312_STAMP): requirements-py312.txt pyproject.toml
 # is 8 minutes on the 2-core machine.
 bench: install data
 	$(PY) tools/execute_notebooks.py --budget 480 --json _build/bench.json
-	test ! -f benchmarks/epoch_speed.py || $(PY) benchmarks/epoch_speed.py
+	$(PY) benchmarks/epoch_speed.py --profile
 
 clean:
 	rm -rf _build $(PY312_VENV)

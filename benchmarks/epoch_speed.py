@@ -17,6 +17,10 @@ Measures, in one process and one run:
 and prints the median over ``--repeats`` of each, and their ratios to ``gemm``: wall-clock (the target) and
 CPU time (which busy neighbours disturb less). Run it on an idle machine; it warns when the load average says
 otherwise.
+
+``--profile`` adds one more epoch of the book loop under MXNet's profiler and splits its time by operator
+group (matrix products, dropout masks, optimizer, data, other operators, and what is left: Python and
+dispatch). The profiler slows every operator a little, so read the split as proportions.
 """
 
 from __future__ import annotations
@@ -118,10 +122,44 @@ def time_naive_loop() -> float:
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
+OPERATOR_GROUPS = {
+    "matrix products (FullyConnected, fwd + bwd, with bias)": ("FullyConnected", "_backward_FullyConnected"),
+    "dropout (nn.Dropout: mask sampling, fwd + bwd)": ("Dropout", "_backward_Dropout"),
+    "optimizer (Trainer.step)": ("sgd_update", "multi_sgd_update", "sgd_mom_update", "multi_sgd_mom_update"),
+    "data (minibatch gather)": ("_npi_take", "take", "gather_nd", "_npi_advanced_indexing", "slice"),
+}
+
+
+def profile_book_loop(train_iter) -> tuple[float, dict[str, float]]:
+    """Wall seconds of one profiled book-loop epoch, and the milliseconds of each operator group in it."""
+    import mxnet as mx
+
+    net = mlp_gluon()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    training.train_epoch(net, train_iter, loss, trainer.step)  # warm-up
+    npx.waitall()
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    mx.profiler.set_state("run")
+    start = time.perf_counter()
+    training.train_epoch(net, train_iter, loss, trainer.step)
+    npx.waitall()
+    seconds = time.perf_counter() - start
+    mx.profiler.set_state("stop")
+    operators = json.loads(mx.profiler.dumps(format="json", reset=True))["Time"]["operator"]
+    groups = {name: 0.0 for name in OPERATOR_GROUPS} | {"other operators": 0.0}
+    for op, stats in operators.items():
+        group = next((name for name, ops in OPERATOR_GROUPS.items() if op in ops), "other operators")
+        groups[group] += stats["Total"]
+    groups["Python and dispatch (the rest of the wall time)"] = max(0.0, seconds * 1e3 - sum(groups.values()))
+    return seconds, groups
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive", action="store_true", help="also time the naive DataLoader loop (slow)")
+    parser.add_argument("--profile", action="store_true", help="split one book-loop epoch by operator group")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     npx.set_np()
@@ -152,6 +190,9 @@ def main() -> int:
         "ratio_to_gemm": {k: v / medians["gemm"] for k, v in medians.items()},
         "cpu_ratio_to_gemm": {k: v / cpu_medians["gemm"] for k, v in cpu_medians.items()},
     }
+    if args.profile:
+        profiled_seconds, groups = profile_book_loop(train_iter)
+        report["profile"] = {"epoch_seconds": profiled_seconds, "milliseconds": groups}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -161,6 +202,10 @@ def main() -> int:
         for name, seconds in medians.items():
             print(f"{name:<12} {seconds:6.2f} s/epoch  {report['ratio_to_gemm'][name]:5.2f} x gemm   "
                   f"(CPU {cpu_medians[name]:6.2f} s, {report['cpu_ratio_to_gemm'][name]:5.2f} x)")
+        if args.profile:
+            print(f"\none profiled epoch of the book loop: {profiled_seconds:.2f} s (the profiler adds overhead)")
+            for name, ms in groups.items():
+                print(f"  {name:<52} {ms / 1e3:5.2f} s  {ms / 1e3 / medians['gemm']:5.2f} x gemm")
         if max(load_before[0], report["load_average"][3]) > 1.5:  # the 1-minute averages, before and after
             print("warning: the machine was busy (load average above 1.5); wall-clock ratios are unreliable")
     return 0

@@ -44,3 +44,35 @@ def test_notebook_setup_keeps_the_slow_optional_import_out():
     code = ("import regbook.notebook as nb; nb.skip_slow_optional_imports(); import jsonschema\n"
             "try:\n    import rfc3987_syntax\nexcept ImportError:\n    print('skipped')")
     assert run_python(code) == "skipped"
+
+
+TRAIN_A_FEW_STEPS = """
+import numpy
+import regbook.seeding
+from mxnet import autograd, gluon, init, np, npx
+from mxnet.gluon import nn
+npx.set_np()
+regbook.seeding.set_seed(0)
+X, y = np.random.uniform(size=(64, 20)), np.random.randint(0, 3, size=(64,))
+results = []
+for name, args in [("sgd", {"learning_rate": 0.5, "momentum": 0.9, "wd": 1e-3}), ("adam", {"learning_rate": 0.01})]:
+    regbook.seeding.set_seed(1)
+    net = nn.HybridSequential()
+    net.add(nn.Dense(16, activation="relu"), nn.Dense(16, activation="relu"), nn.Dense(3))
+    net.initialize(init.Normal(0.1))
+    trainer = gluon.Trainer(net.collect_params(), name, args)
+    for _ in range(5):
+        with autograd.record():
+            loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y)
+        loss.backward()
+        trainer.step(64)
+    results += [p.data().asnumpy().ravel() for p in net.collect_params().values()]
+print(numpy.concatenate(results).tobytes().hex())
+"""
+
+
+def test_per_parameter_updates_are_bit_identical_to_the_fused_ones():
+    assert os.environ.get("MXNET_OPTIMIZER_AGGREGATION_SIZE", "1") == "1"  # what compat sets in this process
+    per_parameter = run_python(TRAIN_A_FEW_STEPS, MXNET_OPTIMIZER_AGGREGATION_SIZE="1")
+    fused = run_python(TRAIN_A_FEW_STEPS, MXNET_OPTIMIZER_AGGREGATION_SIZE="4")
+    assert per_parameter == fused

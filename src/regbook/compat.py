@@ -62,6 +62,10 @@ if sys.version_info >= (3, 12):
 # benchmarks/epoch_speed.py). The synchronous engine is faster here and makes runs more reproducible.
 # An explicit MXNET_ENGINE_TYPE set by the reader wins.
 _os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+# Gluon's optimizers update up to four parameters per kernel call by default (multi_sgd_update); on this CPU one
+# parameter per call takes 0.24 s per epoch of the dropout chapter's MLP instead of 0.39 s
+# (benchmarks/epoch_speed.py --profile), with bit-identical results (tests/test_compat.py).
+_os.environ.setdefault("MXNET_OPTIMIZER_AGGREGATION_SIZE", "1")
 # Idle OpenMP threads spin by default; when other programs share the cores (or CI runs two jobs) a tiny step can
 # take 100 times longer. Passive waiting costs nothing measurable when the machine is idle.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
