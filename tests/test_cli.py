@@ -61,3 +61,13 @@ def test_format_table_aligns_columns():
 def test_data_command_reports_fashion_mnist():
     out = subprocess.run([sys.executable, "-m", "regbook", "data"], capture_output=True, text=True, timeout=120)
     assert "train-images-idx3-ubyte.gz" in out.stdout
+
+
+def test_help_after_an_experiment_name_lists_its_own_options(capsys):
+    assert cli.main(["reproduce", "dropout-variants", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--mlp-epochs" in out and "--cnn-epochs" in out and "Defaults: --seeds 3." in out
+    assert cli.main(["reproduce", "dropout-mlp", "-h"]) == 0
+    assert "--record" in capsys.readouterr().out
+    assert cli.main(["reproduce", "--help"]) == 0
+    assert "--list" in capsys.readouterr().out

@@ -18,6 +18,9 @@ def _reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     from regbook.experiments import format_table, registry
 
     experiments = registry()
+    if args.help and args.name not in experiments:
+        args.help_parser.print_help()
+        return 0
     if args.list or not args.name:
         width = max(len(n) for n in experiments)
         for name, exp in experiments.items():
@@ -28,9 +31,17 @@ def _reproduce(args: argparse.Namespace, extra: list[str]) -> int:
               "(python -m regbook reproduce --list)", file=sys.stderr)
         return 2
     exp = experiments[args.name]
-    option_parser = argparse.ArgumentParser(prog=f"regbook reproduce {exp.name}")
+    defaults = ", ".join(f"--{key} {getattr(exp, key)}" for key in ("seeds", "epochs")
+                         if getattr(exp, key) is not None)
+    option_parser = argparse.ArgumentParser(
+        prog=f"python -m regbook reproduce {exp.name}", description=exp.description,
+        epilog=f"Common options: --seeds N, --epochs E (where the experiment has epochs), --json, --quiet. "
+               f"Defaults: {defaults or 'none'}.")
     for option, (kind, default, help_text) in exp.options.items():
         option_parser.add_argument("--" + option.replace("_", "-"), type=kind, default=default, help=help_text)
+    if args.help:
+        option_parser.print_help()
+        return 0
     options = vars(option_parser.parse_args(extra))
     kwargs = dict(options, progress=not args.json and not args.quiet)
     for key in ("seeds", "epochs"):
@@ -87,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m regbook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("reproduce", help="re-run a chapter's headline experiment and print its table")
+    rep = sub.add_parser("reproduce", help="re-run a chapter's headline experiment and print its table",
+                         add_help=False)
+    rep.add_argument("-h", "--help", action="store_true",
+                     help="show this help; after an experiment's name, that experiment's own options")
+    rep.set_defaults(help_parser=rep)
     rep.add_argument("name", nargs="?", help="experiment name (see --list)")
     rep.add_argument("--list", action="store_true", help="name the experiments")
     rep.add_argument("--seeds", type=int, help="number of random seeds (runs) to average over")
