@@ -94,11 +94,18 @@ def time_gemms_onednn(num_batches: int) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def time_book_loop(train_iter) -> float:
+def warmed_up_book_loop(train_iter):
+    """The chapter's Gluon MLP, its loss and its trainer, after one warm-up epoch (shapes, hybridization)."""
     net = mlp_gluon()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    training.train_epoch(net, train_iter, loss, trainer.step)  # warm-up: shapes, hybridization
+    training.train_epoch(net, train_iter, loss, trainer.step)
+    npx.waitall()
+    return net, loss, trainer
+
+
+def time_book_loop(train_iter) -> float:
+    net, loss, trainer = warmed_up_book_loop(train_iter)
     start, cpu_start = time.perf_counter(), time.process_time()
     training.train_epoch(net, train_iter, loss, trainer.step)
     npx.waitall()
@@ -134,11 +141,7 @@ def profile_book_loop(train_iter) -> tuple[float, dict[str, float]]:
     """Wall seconds of one profiled book-loop epoch, and the milliseconds of each operator group in it."""
     import mxnet as mx
 
-    net = mlp_gluon()
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    training.train_epoch(net, train_iter, loss, trainer.step)  # warm-up
-    npx.waitall()
+    net, loss, trainer = warmed_up_book_loop(train_iter)
     mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
     mx.profiler.set_state("run")
     start = time.perf_counter()
