@@ -41,6 +41,7 @@ notebooks: install data
 lint: install
 	$(VENV)/bin/ruff check src tests tools benchmarks notebooks
 	$(PY) tools/nbexport.py --check
+	$(VENV)/bin/lint-imports
 
 unit: install
 	$(PY) -m pytest tests -q --ignore=tests/browser

@@ -1,7 +1,7 @@
 """Export the notebook cells marked ``#@save`` into the package (d2l's idea), or check they are in sync.
 
 A chapter teaches a function in a code cell whose first line is ``#@save``; that cell is the one source
-of truth. This tool copies such cells, in order, into ``src/regbook/nb/<notebook stem>.py`` so later
+of truth. This tool copies such cells, in order, into ``src/regbook/chapters/<notebook stem>.py`` so later
 chapters and ``python -m regbook reproduce`` can import them. nbgrader's ``### BEGIN SOLUTION`` /
 ``### END SOLUTION`` marker lines are dropped (the solution itself is kept).
 
@@ -18,13 +18,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-TARGET = ROOT / "src" / "regbook" / "nb"
+TARGET = ROOT / "src" / "regbook" / "chapters"
 PREAMBLE = """
 import numpy as onp
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
-from regbook import data, plotting, training
+from regbook import data, layers, plotting, runs, training
 from regbook.seeding import set_seed
 
 npx.set_np()

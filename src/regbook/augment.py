@@ -6,7 +6,7 @@ Randomness comes from a ``numpy.random.Generator`` passed as ``rng``; without on
 seeded from NumPy's global state, so ``regbook.seeding.set_seed`` makes every call reproducible.
 
 The data-augmentation chapter (``notebooks/augmentation.ipynb``) shows each transform on photographs and
-on Fashion-MNIST; the dropout-family chapter imports :func:`cutout` and :class:`Cutout`.
+on Fashion-MNIST; the dropout-family chapter uses :func:`cutout` through the :class:`regbook.layers.Cutout` block.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _like(values: numpy.ndarray, X):
     return mnp.array(values, dtype=X.dtype, ctx=X.ctx)
 
 
-def _check_int(value, name: str, low: int = 1) -> int:
+def check_size(value, name: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
@@ -70,7 +70,7 @@ def cutout_mask(shape: tuple[int, int, int, int], size: int,
     less of the border is hidden). Rows ``cy - size//2 ... cy - size//2 + size - 1`` are covered.
     """
     n, _, height, width = shape
-    size = _check_int(size, "size")
+    size = check_size(size, "size")
     rng = _generator(rng)
     cy = rng.integers(0, height, size=n)
     cx = rng.integers(0, width, size=n)
@@ -91,34 +91,6 @@ def cutout(X, size: int, rng: numpy.random.Generator | None = None):
     shape = _check_batch(X)
     mask = cutout_mask(shape, size, rng)
     return X * _like(mask, X)
-
-
-def _block_base():
-    from mxnet.gluon import nn
-
-    return nn.Block
-
-
-class Cutout(_block_base()):
-    """A Gluon block that applies :func:`cutout` while training (``autograd.is_training()``), else identity.
-
-    ``net.add(Cutout(8))`` hides one 8×8 square of every input image in each training forward pass;
-    at prediction time the images pass unchanged.
-    """
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = _check_int(size, "Cutout size")
-
-    def forward(self, X):
-        from mxnet import autograd
-
-        if autograd.is_training():
-            return cutout(X, self.size)
-        return X
-
-    def __repr__(self) -> str:
-        return f"Cutout(size={self.size})"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -274,7 +246,7 @@ def random_rotate(X, max_degrees: float, rng: numpy.random.Generator | None = No
 def random_translate(X, max_shift: int, rng: numpy.random.Generator | None = None):
     """Shift each image by whole pixels drawn uniformly from -max_shift ... max_shift in x and in y."""
     n = _check_batch(X)[0]
-    max_shift = _check_int(max_shift, "max_shift", low=0)
+    max_shift = check_size(max_shift, "max_shift", low=0)
     rng = _generator(rng)
     dx, dy = rng.integers(-max_shift, max_shift + 1, size=(2, n))
     return translate(X, dx, dy)
@@ -291,8 +263,8 @@ def random_scale(X, low: float, high: float, rng: numpy.random.Generator | None 
 def crop(X, top: int, left: int, height: int, width: int):
     """The window of ``height``×``width`` pixels starting at row ``top``, column ``left`` of every image."""
     _, _, full_height, full_width = _check_batch(X)
-    height, width = _check_int(height, "height"), _check_int(width, "width")
-    top, left = _check_int(top, "top", low=0), _check_int(left, "left", low=0)
+    height, width = check_size(height, "height"), check_size(width, "width")
+    top, left = check_size(top, "top", low=0), check_size(left, "left", low=0)
     if top + height > full_height or left + width > full_width:
         raise ValueError(f"the window rows {top}..{top + height - 1}, columns {left}..{left + width - 1} "
                          f"does not fit in {full_height}×{full_width} images; pick a smaller window")
@@ -307,7 +279,7 @@ def random_crop(X, size: int, padding: int = 0, rng: numpy.random.Generator | No
     to 2 pixels).
     """
     n, _, height, width = _check_batch(X)
-    size, padding = _check_int(size, "size"), _check_int(padding, "padding", low=0)
+    size, padding = check_size(size, "size"), check_size(padding, "padding", low=0)
     if size > min(height, width) + 2 * padding:
         raise ValueError(f"size {size} is larger than the padded image ({height + 2 * padding}×"
                          f"{width + 2 * padding}); lower size or raise padding")

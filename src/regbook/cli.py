@@ -14,23 +14,44 @@ import sys
 from regbook import compat as _compat  # noqa: F401
 
 
-def _reproduce(args: argparse.Namespace, extra: list[str]) -> int:
-    from regbook.experiments import format_table, registry
+def experiments() -> dict:
+    """Every chapter's headline experiment by name (aliases included), after importing each chapter module.
 
-    experiments = registry()
-    if args.help and args.name not in experiments:
+    The chapters register themselves with :func:`regbook.runs.experiment` in a ``#@save`` cell; the CLI finds
+    them by importing every module of ``regbook.chapters`` by name (the library never imports a chapter).
+    """
+    import importlib
+    import pkgutil
+
+    from regbook import runs
+
+    package = importlib.import_module("regbook.chapters")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"regbook.chapters.{module.name}")
+    found = dict(sorted(runs.REGISTRY.items()))
+    for exp in list(found.values()):
+        found.update({alias: exp for alias in exp.aliases})
+    return found
+
+
+def _reproduce(args: argparse.Namespace, extra: list[str]) -> int:
+    from regbook.runs import format_table
+
+    by_name = experiments()
+    primary = {name: exp for name, exp in by_name.items() if name == exp.name}
+    if args.help and args.name not in by_name:
         args.help_parser.print_help()
         return 0
     if args.list or not args.name:
-        width = max(len(n) for n in experiments)
-        for name, exp in experiments.items():
+        width = max(len(n) for n in primary)
+        for name, exp in primary.items():
             print(f"{name.ljust(width)}  {exp.description}")
         return 0
-    if args.name not in experiments:
-        print(f"unknown experiment {args.name!r}; choose one of: {', '.join(experiments)} "
+    if args.name not in by_name:
+        print(f"unknown experiment {args.name!r}; choose one of: {', '.join(primary)} "
               "(python -m regbook reproduce --list)", file=sys.stderr)
         return 2
-    exp = experiments[args.name]
+    exp = by_name[args.name]
     defaults = ", ".join(f"--{key} {getattr(exp, key)}" for key in ("seeds", "epochs")
                          if getattr(exp, key) is not None)
     option_parser = argparse.ArgumentParser(

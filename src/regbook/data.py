@@ -382,3 +382,132 @@ def report() -> list[dict]:
                 row["problem"] = str(exc)
         rows.append(row)
     return rows
+
+
+# --- the goalkeeper data set ---------------------------------------------------------------------------
+
+FOOTBALL_DIR = REPO_ROOT / "data" / "football"
+MAT_KEYS = ("X", "y", "Xval", "yval")
+
+FootballArrays = tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]
+
+
+def load_football(path: str | Path | None = None) -> FootballArrays:
+    """``(train_X, train_Y, test_X, test_Y)`` shaped (2, m), (1, m), (2, m_test), (1, m_test).
+
+    With no ``path``: the book's goalkeeper dataset (``data/football/*.csv``, made by
+    ``data/football/make_dataset.py``). With a path to a MATLAB ``.mat`` file holding ``X``, ``y``,
+    ``Xval``, ``yval`` with examples as rows (the format of the course's ``data.mat``): that file.
+    """
+    if path is None:
+        return _read_csv(FOOTBALL_DIR / "train.csv") + _read_csv(FOOTBALL_DIR / "test.csv")
+    path = Path(path)
+    if path.suffix.lower() != ".mat":
+        raise ValueError(f"{path}: expected a MATLAB .mat file holding X, y, Xval, yval "
+                         "(or no path, for the book's own dataset)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; pass the path of the course's data.mat, "
+                                "or no path for the book's own dataset")
+    import scipy.io
+
+    try:
+        content = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises several types for a damaged or non-MATLAB file
+        raise ValueError(f"{path}: cannot read it as a MATLAB .mat file ({exc})") from exc
+    missing = [key for key in MAT_KEYS if key not in content]
+    if missing:
+        found = sorted(key for key in content if not key.startswith("__"))
+        raise ValueError(f"{path}: missing {', '.join(missing)}; a goalkeeper .mat file holds X, y "
+                         f"(training set) and Xval, yval (test set), examples as rows; found {found}")
+    return _as_columns(path, content["X"], content["y"], "X", "y") + _as_columns(
+        path, content["Xval"], content["yval"], "Xval", "yval")
+
+
+def _as_columns(path: Path, X, y, x_name: str, y_name: str) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Examples-as-rows arrays from a .mat file, checked, as (2, m) floats and (1, m) 0/1 ints."""
+    X, y = numpy.asarray(X), numpy.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] == 0:
+        raise ValueError(f"{path}: {x_name} must be (m, 2), one 2-D position per row, got shape {X.shape}")
+    if y.size != X.shape[0] or (y.ndim == 2 and 1 not in y.shape) or y.ndim > 2:
+        raise ValueError(f"{path}: {y_name} must hold one label per row of {x_name} ({X.shape[0]}), "
+                         f"as (m, 1) or (m,), got shape {y.shape}")
+    X, Y = X.astype(float).T, y.reshape(1, -1)
+    if not numpy.all(numpy.isfinite(X)) or not numpy.all((Y == 0) | (Y == 1)):
+        raise ValueError(f"{path}: {x_name} must be finite and {y_name} must hold only 0/1 labels")
+    return X, Y.astype(int)
+
+
+def _read_csv(path: Path) -> tuple[numpy.ndarray, numpy.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `python data/football/make_dataset.py`")
+    table = numpy.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return table[:, :2].T.copy(), table[:, 2:].T.astype(int)
+
+
+# --- the sunspot series ---------------------------------------------------------------------------------
+
+@dataclass
+class SeriesWindows:
+    """Sliding windows of a standardised series: ``X[k]`` are ``window`` values, ``y[k]`` the next one."""
+
+    X_train: numpy.ndarray
+    y_train: numpy.ndarray
+    X_val: numpy.ndarray
+    y_val: numpy.ndarray
+    years_val: numpy.ndarray
+    mean: float
+    std: float
+
+    def unscale(self, values):
+        """Back from standardised square roots to sunspot numbers."""
+        return numpy.square(numpy.asarray(values) * self.std + self.mean)
+
+
+SUNSPOTS_SHA256 = "f67889b1d9002cd5227f0e0ef54e35b419cdd85a31279adef6f73fb41e5c0a9b"
+"""SHA-256 of ``statsmodels/datasets/sunspots/sunspots.csv`` as shipped in statsmodels 0.14.6."""
+
+
+def sunspots_file():
+    """Path of the sunspot CSV inside the installed statsmodels, after checking its SHA-256."""
+    import hashlib
+    from pathlib import Path
+
+    from statsmodels.datasets import sunspots as module
+
+    path = Path(module.__file__).with_name("sunspots.csv")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SUNSPOTS_SHA256:
+        raise ValueError(f"{path} has SHA-256 {digest}, not the {SUNSPOTS_SHA256} of statsmodels 0.14.6; "
+                         "install the pinned statsmodels (pip install -r requirements.txt)")
+    return path
+
+
+def sunspots() -> tuple[numpy.ndarray, numpy.ndarray]:
+    """``(years, yearly sunspot numbers)`` 1700-2008 from the copy bundled with statsmodels (offline)."""
+    from statsmodels.api import datasets
+
+    sunspots_file()
+    frame = datasets.sunspots.load_pandas().data
+    return frame["YEAR"].to_numpy(dtype=int), frame["SUNACTIVITY"].to_numpy(dtype="float32")
+
+
+def sunspot_windows(window: int = 16, val_from: int = 1920) -> SeriesWindows:
+    """One-step-ahead windows of the sunspot series; targets from year ``val_from`` on are validation.
+
+    The series is square-rooted (which evens out the tall and short cycles) and standardised with the mean
+    and standard deviation of the training years only.
+    """
+    if int(window) < 1:
+        raise ValueError(f"window must be a positive number of years, got {window}")
+    years, counts = sunspots()
+    if not years[0] + window < val_from <= years[-1]:
+        raise ValueError(f"val_from must lie between {years[0] + window + 1} and {years[-1]}, got {val_from}")
+    series = numpy.sqrt(counts)
+    train_part = series[years < val_from]
+    mean, std = float(train_part.mean()), float(train_part.std())
+    z = ((series - mean) / std).astype("float32")
+    X = numpy.stack([z[k:k + window] for k in range(len(z) - window)])[:, :, None]
+    y = z[window:]
+    target_years = years[window:]
+    is_val = target_years >= val_from
+    return SeriesWindows(X[~is_val], y[~is_val], X[is_val], y[is_val], target_years[is_val], mean, std)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy
 
+from regbook.runs import mean_std
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where live plots are drawn)."""
@@ -76,13 +78,6 @@ def _styles():
         yield from ("-", "m--", "g-.", "r:", "c-", "k--", "y-.", "b:")
 
 
-def mean_std(runs) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single run) over axis 0 of ``runs``."""
-    runs = numpy.asarray(runs, dtype=float)
-    std = runs.std(axis=0, ddof=1) if len(runs) > 1 else numpy.zeros_like(runs[0])
-    return runs.mean(axis=0), std
-
-
 def plot_mean_std(ax, x: Sequence[float], runs, label: str, style: str = "-", color=None) -> None:
     """One curve: the mean over ``runs`` (shape runs × len(x)) with a shaded ±1 std band."""
     mean, std = mean_std(runs)
@@ -92,7 +87,7 @@ def plot_mean_std(ax, x: Sequence[float], runs, label: str, style: str = "-", co
 
 def bar_mean_std(ax, labels: Sequence[str], runs_per_label, ylabel: str | None = None, colors=None) -> None:
     """A bar per label: the mean of its runs with a ±1 std error bar, each run drawn as a dot."""
-    means, stds = zip(*(mean_std(numpy.asarray(r)[:, None]) for r in runs_per_label), strict=True)
+    means, stds = zip(*(mean_std(numpy.asarray(r, dtype=float)[:, None]) for r in runs_per_label), strict=True)
     positions = numpy.arange(len(labels))
     ax.bar(positions, [m[0] for m in means], yerr=[s[0] for s in stds], capsize=4, color=colors, alpha=0.7)
     for pos, runs in zip(positions, runs_per_label, strict=True):
@@ -100,3 +95,48 @@ def bar_mean_std(ax, labels: Sequence[str], runs_per_label, ylabel: str | None =
     ax.set_xticks(positions, labels)
     if ylabel:
         ax.set_ylabel(ylabel)
+
+
+# --- the goalkeeper chapter's pitch ---------------------------------------------------------------------
+
+
+def plot_field(ax, xlim=(-1.05, 1.05), ylim=(-0.7, 0.7)) -> None:
+    """Draw a football pitch (105 m x 68 m, in half pitch lengths) with our goal on the left."""
+    from matplotlib import patches
+
+    ax.set_facecolor("#e8f3e0")
+    line = {"color": "white", "lw": 1.5, "zorder": 0}
+    ax.add_patch(patches.Rectangle((-1, -0.648), 2, 1.296, fill=False, **line))
+    ax.plot([0, 0], [-0.648, 0.648], **line)
+    ax.add_patch(patches.Circle((0, 0), 9.15 / 52.5, fill=False, **line))
+    for side in (-1, 1):  # penalty area (16.5 m x 40.32 m), goal area (5.5 m x 18.32 m), goal
+        for depth, width in ((16.5, 40.32), (5.5, 18.32)):
+            x0 = -1 if side < 0 else 1 - depth / 52.5
+            ax.add_patch(patches.Rectangle((x0, -width / 105), depth / 52.5, width / 52.5, fill=False, **line))
+        ax.plot([side, side * (1 + 2 / 52.5)], [0, 0], color="0.3", lw=4, solid_capstyle="butt", zorder=0)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+
+
+def plot_points(ax, X, Y, size: float = 14) -> None:
+    """The headers: blue where our player won it (label 1), red where an opponent did (label 0)."""
+    Y = numpy.asarray(Y).ravel()
+    ax.scatter(X[0, Y == 1], X[1, Y == 1], s=size, c="tab:blue", edgecolors="k", linewidths=0.3, label="ours")
+    ax.scatter(X[0, Y == 0], X[1, Y == 0], s=size, c="tab:red", edgecolors="k", linewidths=0.3, label="theirs")
+
+
+def plot_decision_boundary(ax, predict_fn, X, Y, resolution: int = 200, margin: float = 0.1) -> None:
+    """Shade the region ``predict_fn`` (a (2, k) -> (1, k) 0/1 function) gives to each team; plot the points."""
+    x_min, x_max = X[0].min() - margin, X[0].max() + margin
+    y_min, y_max = X[1].min() - margin, X[1].max() + margin
+    grid_x, grid_y = numpy.meshgrid(numpy.linspace(x_min, x_max, resolution),
+                                    numpy.linspace(y_min, y_max, resolution))
+    labels = predict_fn(numpy.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
+    ax.contourf(grid_x, grid_y, labels, levels=[-0.5, 0.5, 1.5], colors=["#f4b6b0", "#b3cde3"], alpha=0.8)
+    plot_points(ax, X, Y, size=10)
+    ax.set_xlim(x_min, x_max)
+    ax.set_ylim(y_min, y_max)
+    ax.set_aspect("equal")
+    ax.grid(False)

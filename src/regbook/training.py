@@ -1,4 +1,6 @@
-"""Training utilities the chapters share: accuracy, one epoch, the full loop, and ``train_ch3``.
+"""Training, written once for the whole book: accuracy, one epoch, :func:`fit` (the loop every chapter calls,
+with hooks for learning-rate schedules, early stopping and a live plot), one :class:`History`, and
+``train_ch3``.
 
 d2l 1.0 dropped ``train_ch3`` (and ``evaluate_accuracy``, ``sgd``), which the book's sources call; they
 live here, written once. The loop keeps everything on MXNet's asynchronous engine and synchronises once
@@ -7,6 +9,8 @@ per epoch, so the time goes into the matrix products, not into Python.
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -34,24 +38,6 @@ def sgd(params, lr: float, batch_size: int) -> None:
     """Minibatch SGD on a list of parameters whose gradients are the *sum* over the batch."""
     for param in params:
         param -= (lr / batch_size) * param.grad  # in place: one temporary, not three
-
-
-@dataclass
-class History:
-    """Per-epoch metrics of one training run."""
-
-    loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def sec_per_epoch(self) -> float:
-        return sum(self.seconds) / max(len(self.seconds), 1)
-
-    def as_dict(self) -> dict:
-        return {"loss": self.loss, "train_acc": self.train_acc, "test_acc": self.test_acc,
-                "sec_per_epoch": self.sec_per_epoch}
 
 
 def train_epoch(net: Callable, train_batches: Iterable, loss: Callable, update: Callable[[int], None]):
@@ -84,52 +70,221 @@ def make_update(params=None, lr: float | None = None, trainer=None) -> Callable[
     return lambda batch_size: sgd(params, lr, batch_size)
 
 
-def train(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Callable, num_epochs: int,
-          update: Callable[[int], None], plot: LivePlot | bool = True, progress: bool = True,
-          desc: str = "training", log: bool = False) -> History:
+@dataclass
+class History:
+    """Per-epoch record of one training run (every chapter's loops return one).
+
+    ``loss`` is the training loss, ``test_acc`` the score evaluated after each epoch (a validation accuracy
+    when the run is watched by :class:`EarlyStopping`, hence the alias ``val_acc``); ``val_loss`` is filled by
+    regression loops. Early stopping adds the weight norm per epoch and where the stopper found its best
+    epoch and where it (would have) stopped.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    weight_norm: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_epoch: int | None = None  # None: patience never ran out
+    model: object = None  # the trained network, where a comparison keeps it
+
+    @property
+    def sec_per_epoch(self) -> float:
+        return sum(self.seconds) / max(len(self.seconds), 1)
+
+    @property
+    def val_acc(self) -> list[float]:
+        return self.test_acc
+
+    @property
+    def train_loss(self) -> list[float]:
+        return self.loss
+
+    @property
+    def epochs(self) -> int:
+        return max(len(self.loss), len(self.test_acc))
+
+    def as_dict(self) -> dict:
+        return {"loss": self.loss, "train_acc": self.train_acc, "test_acc": self.test_acc,
+                "sec_per_epoch": self.sec_per_epoch}
+
+
+class EarlyStopping:
+    """Patience-based early stopping that keeps a copy of the best parameters of a Gluon block.
+
+    ``step(score, net)`` is called once per epoch with the validation score. A score counts as an improvement
+    when it beats the best so far by more than ``min_delta`` (``mode="max"`` for accuracies, ``"min"`` for
+    losses); then the parameters of ``net`` are copied. After ``patience`` epochs in a row without
+    improvement, ``step`` returns ``True``. ``restore(net)`` writes the saved copy back. A NaN score (a
+    diverged run) never counts as an improvement. :func:`fit` takes one as ``stopper=``.
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "max"):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be a positive integer (epochs to wait), got {patience!r}")
+        if (isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real)
+                or not math.isfinite(min_delta) or min_delta < 0):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' (e.g. accuracy) or 'min' (e.g. loss), got {mode!r}")
+        self.patience, self.min_delta, self.mode = patience, float(min_delta), mode
+        self.scores: list[float] = []
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None  # 1-based epoch of the best score
+        self.stopped_epoch: int | None = None  # the epoch at which step() first returned True
+        self.bad_epochs = 0
+        self._best_params: dict | None = None
+
+    def is_improvement(self, score: float) -> bool:
+        """Whether ``score`` beats the best so far by more than ``min_delta``."""
+        if math.isnan(score):
+            return False
+        if self.best_score is None:
+            return True
+        if self.mode == "max":
+            return score > self.best_score + self.min_delta
+        return score < self.best_score - self.min_delta
+
+    def step(self, score: float, net=None) -> bool:
+        """Record one epoch's validation ``score``; snapshot ``net`` if it improved; return whether to stop."""
+        try:
+            score = float(score)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"score must be a number (a validation metric), got {score!r}") from exc
+        self.scores.append(score)
+        if self.is_improvement(score):
+            self.best_score, self.best_epoch, self.bad_epochs = score, len(self.scores), 0
+            if net is not None:
+                self._best_params = _copy_params(net)
+        else:
+            self.bad_epochs += 1
+        if self.should_stop and self.stopped_epoch is None:
+            self.stopped_epoch = len(self.scores)
+        return self.should_stop
+
+    @property
+    def should_stop(self) -> bool:
+        return self.bad_epochs >= self.patience
+
+    def restore(self, net) -> None:
+        """Write the parameters saved at the best epoch back into ``net``."""
+        if self._best_params is None:
+            raise ValueError("nothing to restore: call step(score, net) with the network at least once first")
+        params = _named_params(net)
+        if set(params) != set(self._best_params):
+            raise ValueError("restore() got a network whose parameters differ from the one passed to step()")
+        for name, param in params.items():
+            param.set_data(self._best_params[name].copy())
+
+
+def _named_params(net) -> dict:
+    return dict(net.collect_params().items())
+
+
+def _copy_params(net) -> dict:
+    return {name: param.data().copy() for name, param in _named_params(net).items()}
+
+
+def weight_norm(net) -> float:
+    """The Euclidean norm of all weight matrices of ``net`` together (biases left out)."""
+    total = 0.0
+    for name, param in _named_params(net).items():
+        if name.endswith("weight"):
+            values = param.data().asnumpy().astype("float64")  # one copy out; NumPy's sum is faster than MXNet's
+            total += float((values * values).sum())
+    return math.sqrt(total)
+
+
+def scheduled(update: Callable[[int], None], trainer, lr_schedule: Callable[[int], float]):
+    """``update`` that first sets ``trainer``'s learning rate to ``lr_schedule(step)`` (step counts from 0)."""
+    steps = [0]
+
+    def step(batch_size: int) -> None:
+        trainer.set_learning_rate(lr_schedule(steps[0]))
+        update(batch_size)
+        steps[0] += 1
+
+    return step
+
+
+def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Callable, num_epochs: int,
+        update: Callable[[int], None], plot: LivePlot | bool = True, progress: bool = True,
+        desc: str = "training", log: bool = False, *, stopper: EarlyStopping | None = None,
+        run_to_end: bool = False, restore_best: bool = True, track_weight_norm: bool = False,
+        trainer=None, lr_schedule: Callable[[int], float] | None = None, redraw_every: int = 1,
+        test_label: str = "test acc") -> History:
     """Train for ``num_epochs``; record loss, train and test accuracy per epoch; draw them live.
 
-    ``plot`` may be a :class:`LivePlot` to draw into, ``True`` for a new one, ``False`` for none.
-    ``progress`` shows a text progress bar (on stderr); ``log`` prints one line per epoch.
+    ``update(batch_size)`` applies one optimisation step (``trainer.step`` or :func:`make_update`'s SGD).
+    ``plot`` may be a :class:`LivePlot` to draw into, ``True`` for a new one, ``False`` for none; it gets
+    every epoch's point and is redrawn every ``redraw_every`` epochs (drawing costs more CPU than an epoch of
+    a small network). ``progress`` shows a progress bar on stderr; ``log`` prints one line per epoch.
+
+    Hooks. ``lr_schedule(step)`` sets ``trainer``'s learning rate before every step. ``stopper`` (an
+    :class:`EarlyStopping`) is stepped with the test (validation) accuracy after each epoch and ends training
+    when its patience runs out, unless ``run_to_end`` (then it is no longer consulted, so its best epoch stays
+    the one early stopping would have chosen); with ``restore_best`` the network ends with the best epoch's
+    weights. ``track_weight_norm`` records :func:`weight_norm` after each epoch (on with a stopper).
     """
     from tqdm.std import tqdm
 
+    if num_epochs < 1:
+        raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
+    if redraw_every < 1:
+        raise ValueError(f"redraw_every must be at least 1, got {redraw_every}")
+    if lr_schedule is not None:
+        if trainer is None:
+            raise ValueError("lr_schedule needs the trainer whose learning rate it sets: fit(..., trainer=...)")
+        update = scheduled(update, trainer, lr_schedule)
     if plot is True:
-        plot = LivePlot(title=desc if desc != "training" else None)
+        plot = LivePlot(ylim=(0, 1) if stopper else None, title=desc if desc != "training" else None)
     history = History()
     bar = tqdm(range(num_epochs), desc=desc, unit="epoch", disable=not progress, file=sys.stderr,
                leave=False, dynamic_ncols=True)
     for epoch in bar:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         train_loss, train_acc = train_epoch(net, train_batches, loss, update)
         history.seconds.append(time.perf_counter() - start)
+        history.cpu_seconds.append(time.process_time() - cpu_start)
         test_acc = evaluate_accuracy(net, test_batches)
         history.loss.append(train_loss)
         history.train_acc.append(train_acc)
         history.test_acc.append(test_acc)
-        bar.set_postfix(loss=f"{train_loss:.3f}", train=f"{train_acc:.3f}", test=f"{test_acc:.3f}")
+        if track_weight_norm or stopper is not None:
+            history.weight_norm.append(weight_norm(net))
+        stop = False
+        if stopper is not None:
+            stop = stopper.step(test_acc, net) if stopper.stopped_epoch is None else True
+            bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{test_acc:.3f}", best=stopper.best_epoch)
+        else:
+            bar.set_postfix(loss=f"{train_loss:.3f}", train=f"{train_acc:.3f}", test=f"{test_acc:.3f}")
+        last = (stop and not run_to_end) or epoch + 1 == num_epochs
         if plot:
-            plot.add(epoch + 1, {"train loss": train_loss, "train acc": train_acc, "test acc": test_acc})
+            _add_point(plot, epoch + 1, {"train loss": train_loss, "train acc": train_acc, test_label: test_acc},
+                       redraw=last or (epoch + 1) % redraw_every == 0)
         if log:
             print(f"epoch {epoch + 1}, loss {train_loss:.4f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
+        if stop and not run_to_end:
+            break
     bar.close()
+    if stopper is not None:
+        history.best_epoch, history.stopped_epoch = stopper.best_epoch, stopper.stopped_epoch
+        if restore_best:
+            stopper.restore(net)
     return history
 
 
-def summarize(histories: list[History], **extra) -> dict:
-    """Final-epoch train/test accuracy and seconds per epoch over several runs, as mean and std (ddof=1)."""
-    import numpy
-
-    def stats(values):
-        values = numpy.asarray(values, dtype=float)
-        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-    train_mean, train_std = stats([h.train_acc[-1] for h in histories])
-    test_mean, test_std = stats([h.test_acc[-1] for h in histories])
-    return dict(extra, seeds=len(histories), epochs=len(histories[0].test_acc),
-                train_acc_mean=train_mean, train_acc_std=train_std,
-                test_acc_mean=test_mean, test_acc_std=test_std,
-                sec_per_epoch=float(numpy.mean([h.sec_per_epoch for h in histories])))
+def _add_point(plot: LivePlot, x: float, values: dict, redraw: bool) -> None:
+    """``plot.add`` that redraws a live plot only when ``redraw`` (the points are recorded either way)."""
+    live = plot.live
+    plot.live = live and redraw
+    try:
+        plot.add(x, values)
+    finally:
+        plot.live = live
 
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size=None, params=None, lr=None,
@@ -141,4 +296,4 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs, batch_size=None, par
     """
     step = make_update(params, lr, trainer)
     update = step if batch_size is None else (lambda _: step(batch_size))
-    return train(net, train_iter, test_iter, loss, num_epochs, update, plot=plot, progress=False, log=True)
+    return fit(net, train_iter, test_iter, loss, num_epochs, update, plot=plot, progress=False, log=True)

@@ -1,10 +1,9 @@
-"""The dropout family as Gluon blocks, each with the training and inference behaviour of its paper.
+"""Every dropout block of the book, as Gluon blocks, each with the training and inference behaviour of its paper.
 
 =====================  ==========================================  =============================  ===========
 block                  paper                                       inference (prediction) mode    hybridizes
 =====================  ==========================================  =============================  ===========
 ``StandardDropout``    Hinton et al. 2012                          scale by the keep prob. 1 - p  yes
-``InvertedDropout``    (the dropout chapter's ``dropout_layer``)   identity                       no
 ``DropConnectDense``   Wan et al. 2013                             mean, or Gaussian sampling     yes
 ``Standout``           Ba & Frey 2013                              scale by keep prob. pi(x)      yes
 ``GaussianDropout``    Srivastava et al. 2014, Sect. 10            identity                       yes
@@ -12,6 +11,7 @@ block                  paper                                       inference (pr
 ``SpatialDropout``     Tompson et al. 2015                         scale by 1 - p                 yes
 ``MaxDrop``            Park & Kwak 2016                            scale the maxima by 1 - p      yes
 ``Cutout``             DeVries & Taylor 2017 (``regbook.augment``)  identity                       no
+``DropoutLSTM``        six placements in an LSTM layer (below)     identity (plain LSTM)          yes
 =====================  ==========================================  =============================  ===========
 
 Conventions. ``p`` is always the *drop* probability (the papers often write the keep probability
@@ -29,17 +29,24 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass, field
 
-from mxnet import autograd  # noqa: E402
-from mxnet import ndarray as _nd_module  # noqa: E402
-from mxnet.gluon import nn  # noqa: E402
+import numpy
 
-from regbook import compat as _compat  # noqa: F401
-from regbook.augment import Cutout, cutout  # noqa: F401  (re-exported: Cutout belongs to the family)
+from regbook import compat as _compat  # noqa: F401  (before MXNet)
+
+# isort: split
+from mxnet import autograd, gluon, init
+from mxnet import ndarray as _nd_module
+from mxnet.gluon import nn
+
+from regbook.augment import check_size, cutout
 
 __all__ = [
-    "check_rate", "training_flag", "StandardDropout", "InvertedDropout", "DropConnectDense", "Standout",
-    "GaussianDropout", "MaxPoolDropout", "SpatialDropout", "MaxDrop", "Cutout", "cutout",
+    "check_rate", "training_flag", "StandardDropout", "DropConnectDense", "Standout",
+    "GaussianDropout", "MaxPoolDropout", "SpatialDropout", "MaxDrop", "Cutout",
+    "METHODS", "DropoutLSTM", "LSTMBias", "StepRecord", "make_perfect_memory", "set_gate_biases",
+    "copy_from_gluon_cell", "use_one_omp_thread",
 ]  # fmt: skip
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", None)
@@ -133,30 +140,6 @@ class StandardDropout(nn.HybridBlock):
 
     def __repr__(self) -> str:
         return f"StandardDropout(p={self.p})"
-
-
-class InvertedDropout(nn.Block):
-    """Inverted dropout: while training, the dropout chapter's ``dropout_layer(X, p)`` (zero with probability
-    ``p``, divide the survivors by ``1 - p``); identity at prediction time.
-
-    It calls the function taught in the dropout chapter (``regbook.nb.dropout.dropout_layer``) rather than
-    re-implementing it; it is a plain ``Block`` because that function draws its mask eagerly. The same
-    maths, hybridizable, is Gluon's ``nn.Dropout(p)``.
-    """
-
-    def __init__(self, p: float = 0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.p = check_rate(p)
-
-    def forward(self, x):
-        if not autograd.is_training():
-            return x
-        from regbook.nb.dropout import dropout_layer  # exported from notebooks/dropout.ipynb
-
-        return dropout_layer(x, self.p)
-
-    def __repr__(self) -> str:
-        return f"InvertedDropout(p={self.p})"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -450,3 +433,254 @@ class MaxDrop(nn.HybridBlock):
 
     def __repr__(self) -> str:
         return f"MaxDrop(p={self.p}, mode={self.mode!r})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cutout: dropout on the input image
+# ----------------------------------------------------------------------------------------------------
+
+
+class Cutout(nn.Block):
+    """A Gluon block that applies :func:`cutout` while training (``autograd.is_training()``), else identity.
+
+    ``net.add(Cutout(8))`` hides one 8×8 square of every input image in each training forward pass;
+    at prediction time the images pass unchanged.
+    """
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = check_size(size, "Cutout size")
+
+    def forward(self, X):
+        if autograd.is_training():
+            return cutout(X, self.size)
+        return X
+
+    def __repr__(self) -> str:
+        return f"Cutout(size={self.size})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Dropout in a recurrent layer
+# ----------------------------------------------------------------------------------------------------
+
+"""Dropout in recurrent networks: one scratch LSTM layer, six places to put the dropout masks.
+
+:class:`DropoutLSTM` is a single LSTM layer (Hochreiter & Schmidhuber 1997) written with MXNet's NumPy
+operators, so that every mask is visible. ``method`` chooses where dropout goes:
+
+=========== ======================================================================== =================
+method      where the mask is applied                                                sampled
+=========== ======================================================================== =================
+none        nowhere                                                                  --
+io          inputs x_t and outputs h_t, never the recurrence (Zaremba et al. 2014)  every time step
+naive       the cell state c_t that is carried to the next step                      every time step
+rnndrop     the cell state c_t (Moon et al. 2015)                                    once per sequence
+recurrent   the cell update g_t only; c_t itself is never dropped (Semeniuta et al.) every time step
+variational inputs x_t and recurrent input h_{t-1} (Gal & Ghahramani 2016; Keras'    once per sequence
+            ``dropout`` and ``recurrent_dropout``)
+=========== ======================================================================== =================
+
+All masks are *inverted* (kept values are divided by the keep probability), so nothing changes at
+inference, where the layer is the plain LSTM. The one exception is ``rnndrop``: its mask on ``c`` is 0/1,
+because a per-sequence mask applied at every step would otherwise scale the surviving memory by
+``(1 - p) ** -T``; the compensation ``1 / (1 - p)`` is applied once, to the hidden output ``h``.
+"""
+
+METHODS: dict[str, str] = {
+    "none": "no dropout",
+    "io": "inputs and outputs only, fresh mask every step (Zaremba et al. 2014)",
+    "naive": "cell state, fresh mask every step",
+    "rnndrop": "cell state, one mask per sequence (RNNDrop, Moon et al. 2015)",
+    "recurrent": "cell update g only, fresh mask every step (Semeniuta et al. 2016)",
+    "variational": "inputs and hidden state, one mask per sequence (Gal & Ghahramani 2016)",
+}
+"""The dropout placements :class:`DropoutLSTM` knows, with a one-line description each."""
+
+INPUT_METHODS = ("io", "variational")
+"""The methods that also drop the layer's inputs (with ``input_rate``)."""
+
+
+def use_one_omp_thread() -> None:
+    """Run MXNet's operators on one OpenMP thread (process-wide).
+
+    The matrices of a small recurrent layer (batch 32, hidden 32) are far too small to split between
+    threads; on a busy 2-core machine two OpenMP threads made one training step 20-50 times slower
+    than one thread (measured while writing the chapter, load average ~10).
+    """
+    import ctypes
+
+    import mxnet
+
+    mxnet.base.check_call(mxnet.base._LIB.MXSetNumOMPThreads(ctypes.c_int(1)))
+
+
+def check_method(method: str) -> str:
+    """``method`` if it names a dropout placement of :data:`METHODS`; otherwise a ValueError listing them."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+class LSTMBias(init.Initializer):
+    """Zero biases except ``forget_bias`` on the forget gate, which starts open (Keras' unit_forget_bias)."""
+
+    def __init__(self, hidden_size: int, forget_bias: float = 1.0):
+        super().__init__(hidden_size=int(hidden_size), forget_bias=float(forget_bias))
+        self.hidden_size, self.forget_bias = int(hidden_size), float(forget_bias)
+
+    def _init_weight(self, name, arr):
+        arr[:] = 0
+        arr[self.hidden_size:2 * self.hidden_size] = self.forget_bias
+
+
+@dataclass
+class StepRecord:
+    """What one forward pass did, step by step: the masks applied and the cell states."""
+
+    masks: dict[str, list] = field(default_factory=dict)  # site -> one mask per time step
+    cells: list = field(default_factory=list)  # c_1 ... c_T
+
+    def add_mask(self, site: str, mask) -> None:
+        self.masks.setdefault(site, []).append(mask)
+
+
+class DropoutLSTM(gluon.HybridBlock):
+    """One LSTM layer over ``(batch, time, features)`` with dropout placed according to ``method``.
+
+    ``layer(x, begin_state=None)`` returns ``(outputs, (h_T, c_T))`` with ``outputs`` of shape
+    ``(batch, time, hidden)``. Gates are ordered input, forget, update, output, as in ``gluon.rnn.LSTMCell``.
+    Set ``layer.record = StepRecord()`` before a call (not hybridized) to keep every step's masks and cells.
+    The layer can be hybridized (much faster); the masks are then drawn inside the compiled graph.
+    """
+
+    def __init__(self, hidden_size: int, input_size: int, method: str = "none", rate: float = 0.0,
+                 input_rate: float | None = None, forget_bias: float = 1.0):
+        super().__init__()
+        if int(hidden_size) < 1 or int(input_size) < 1:
+            raise ValueError(f"hidden_size and input_size must be positive, got {hidden_size}, {input_size}")
+        self.method = check_method(method)
+        self.rate = check_rate(rate, "rate", allow_one=False)
+        if method == "none" and self.rate > 0:
+            raise ValueError("method 'none' takes rate=0; pick a method to use dropout")
+        if input_rate is not None and method not in INPUT_METHODS:
+            raise ValueError(f"input_rate only applies to the methods {INPUT_METHODS}, not {method!r}; "
+                             "leave it None")
+        self.input_rate = self.rate if input_rate is None else check_rate(input_rate, "input_rate", allow_one=False)
+        self.hidden_size, self.input_size = int(hidden_size), int(input_size)
+        H = self.hidden_size
+        self.i2h_weight = self.params.get("i2h_weight", shape=(4 * H, self.input_size), init=init.Xavier())
+        self.h2h_weight = self.params.get("h2h_weight", shape=(4 * H, H), init=init.Orthogonal())
+        self.bias = self.params.get("bias", shape=(4 * H,), init=LSTMBias(H, forget_bias))
+        self.record: StepRecord | None = None
+        self._steps: int | None = None
+
+    def __repr__(self) -> str:
+        return (f"DropoutLSTM(hidden={self.hidden_size}, input={self.input_size}, method={self.method!r}, "
+                f"rate={self.rate}, input_rate={self.input_rate})")
+
+    def forward(self, x, begin_state=None):
+        from mxnet import np
+
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"expected inputs of shape (batch, time, {self.input_size}), got {x.shape}")
+        if self._steps != x.shape[1]:  # the unrolled graph depends on the number of steps
+            self._steps = x.shape[1]
+            if self._active:
+                self._clear_cached_op()
+        if self.record is not None and self._active:
+            raise ValueError("record needs an imperative layer: call layer.hybridize(False) first")
+        if begin_state is None:
+            zeros = np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype)
+            begin_state = (zeros, zeros)
+        outputs, h, c = super().forward(x, *begin_state)
+        return outputs, (h, c)
+
+    def hybrid_forward(self, F, x, h, c, i2h_weight, h2h_weight, bias):
+        np, npx = F.np, F.npx
+        p, q, method, rec = self.rate, self.input_rate, self.method, self.record
+
+        def mask_like(a, rate):  # 0 or 1/(1-rate) while training, all ones at inference
+            return npx.dropout(np.ones_like(a), p=rate)
+
+        # masks drawn once per sequence
+        if method in INPUT_METHODS and q > 0:
+            # io: a separate mask for every step; variational: one (batch, 1, features) mask for all steps
+            input_mask = mask_like(x if method == "io" else np.sum(x, axis=1, keepdims=True), q)
+            x = x * input_mask
+        hidden_mask = mask_like(h, p) if method == "variational" and p > 0 else None
+        unit_mask = mask_like(h, p) if method == "rnndrop" and p > 0 else None
+        # the input part of all four gates, for every step at once: (batch, time, 4 * hidden) ...
+        H4 = 4 * self.hidden_size
+        x_gates = npx.fully_connected(x, i2h_weight, bias, num_hidden=H4, flatten=False)
+        # ... laid out as (batch, time * 4 * hidden) so that splitting it gives one (batch, 4 * hidden) per step
+        x_gates = np.split(x_gates.reshape(-1, self._steps * H4), self._steps, axis=1)
+        W_h = h2h_weight.T  # transposed once, not at every step
+        outputs = []
+        for x_gates_t in x_gates:
+            h_in = h * hidden_mask if hidden_mask is not None else h
+            gates = x_gates_t + np.dot(h_in, W_h)
+            i, f, g, o = np.split(gates, 4, axis=1)
+            i, f, o, g = npx.sigmoid(i), npx.sigmoid(f), npx.sigmoid(o), np.tanh(g)
+            if method == "recurrent" and p > 0:
+                update_mask = mask_like(g, p)  # a fresh mask every step, on the update only
+                g = g * update_mask
+            c = f * c + i * g
+            if method == "naive" and p > 0:
+                cell_mask = mask_like(c, p)  # a fresh mask every step, on the memory itself
+                c = c * cell_mask
+            if unit_mask is not None:
+                cell_mask = np.sign(unit_mask)  # RNNDrop: 0/1 on c (idempotent), 1/(1-p) once on h
+                c = c * cell_mask
+            h = o * np.tanh(c)
+            if unit_mask is not None:
+                h = h * unit_mask
+            outputs.append(h)
+            if rec is not None:
+                rec.cells.append(c)
+                if method in INPUT_METHODS and q > 0:
+                    rec.add_mask("input", input_mask[:, min(len(rec.cells), input_mask.shape[1]) - 1])
+                if hidden_mask is not None:
+                    rec.add_mask("hidden", hidden_mask)
+                if method == "recurrent" and p > 0:
+                    rec.add_mask("update", update_mask)
+                if method in ("naive", "rnndrop") and p > 0:
+                    rec.add_mask("cell", cell_mask)
+        out = np.stack(outputs, axis=1)
+        if method == "io" and p > 0:  # the outputs, on their way to the next layer: a fresh mask per step
+            out = out * mask_like(out, p)
+        return out, h, c
+
+
+def make_perfect_memory(layer: DropoutLSTM, scale: float = 30.0) -> None:
+    """Turn ``layer`` into an ideal memory: no weights, forget gate open, input gate shut, output gate open.
+
+    Without dropout such a cell keeps its initial state forever (``c_t = c_0``), which makes it a clean
+    probe of what a dropout method does to the memory.
+    """
+    set_gate_biases(layer, input_gate=-scale, forget_gate=scale, update=0.0, output_gate=scale)
+
+
+def set_gate_biases(layer: DropoutLSTM, input_gate: float, forget_gate: float, update: float,
+                    output_gate: float) -> None:
+    """Zero all weights of ``layer`` and give every unit the same four gate pre-activations."""
+    from mxnet import np
+
+    H = layer.hidden_size
+    layer.i2h_weight.set_data(np.zeros(layer.i2h_weight.shape))
+    layer.h2h_weight.set_data(np.zeros(layer.h2h_weight.shape))
+    values = (input_gate, forget_gate, update, output_gate)
+    layer.bias.set_data(np.array(numpy.repeat(numpy.asarray(values, dtype="float32"), H)))
+
+
+def copy_from_gluon_cell(layer: DropoutLSTM, cell) -> None:
+    """Copy the weights of a legacy ``gluon.rnn.LSTMCell`` into ``layer`` (biases summed)."""
+    from mxnet import np
+
+    params = {name.split("_", 1)[-1] if "_" in name else name: p for name, p in cell.collect_params().items()}
+    weights = {key: np.array(p.data().asnumpy()) for key, p in params.items()}
+    layer.i2h_weight.set_data(weights["i2h_weight"])
+    layer.h2h_weight.set_data(weights["h2h_weight"])
+    layer.bias.set_data(weights["i2h_bias"] + weights["h2h_bias"])
+
+

@@ -9,7 +9,7 @@ import numpy as onp
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
-from regbook import data, plotting, training
+from regbook import data, layers, plotting, runs, training
 from regbook.seeding import set_seed
 
 npx.set_np()
