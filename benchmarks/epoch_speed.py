@@ -37,7 +37,7 @@ import regbook  # noqa: F401  (first: its compat settings, OPENBLAS_CORETYPE inc
 from mxnet import autograd, gluon, np, npx
 
 from regbook import data, training
-from regbook.nb.dropout import mlp_gluon
+from regbook.chapters.dropout import mlp_gluon
 from regbook.seeding import set_seed
 
 BATCH, SIZES = 256, (784, 256, 256, 10)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from regbook.data import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "colab_install"
 CELL_ID = "colab-install"
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             if not is_current(notebook):
                 stale.append(path)
         elif update(notebook):
-            nbformat.write(notebook, path)
+            write_atomically(path, nbformat.writes(notebook) + "\n")
             print(f"updated  {path}")
     if stale:
         print("notebooks without the current Colab cell (run `python tools/colab_cell.py`): "

@@ -199,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({total / 60:.1f} min; load average now {load_average()})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"python": python, "total_seconds": round(total, 1),
-                                         "notebooks": results}, indent=2) + "\n", encoding="utf-8")
+        from regbook.data import write_atomically
+
+        write_atomically(args.json, json.dumps({"python": python, "total_seconds": round(total, 1),
+                                                "notebooks": results}, indent=2) + "\n")
     status = 0
     if failures:
         print(f"{len(failures)} notebook(s) failed: {', '.join(failures)}", file=sys.stderr)

@@ -33,6 +33,8 @@ from pathlib import Path
 import nbformat
 from execute_notebooks import compare_glue, glued_values  # tools/ is on sys.path when run as a script
 
+from regbook.data import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COURSE = ROOT / "_build" / "homework"
 FORBIDDEN_ERRORS = {"ModuleNotFoundError", "ImportError", "FileNotFoundError", "DataError"}
@@ -56,7 +58,7 @@ def load(path: Path) -> dict:
 
 def save(notebook: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 def graded_cells(notebook: dict) -> list[dict]:

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from regbook.data import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 TARGET = ROOT / "src" / "regbook" / "chapters"
@@ -80,7 +82,7 @@ def main() -> int:
     TARGET.mkdir(parents=True, exist_ok=True)
     for path in stale:
         if path in want:
-            path.write_text(want[path], encoding="utf-8")
+            write_atomically(path, want[path])
             print(f"wrote {path.relative_to(ROOT)}")
         else:
             path.unlink()

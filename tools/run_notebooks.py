@@ -18,6 +18,8 @@ import nbformat
 from execute_notebooks import ENV, execute  # tools/ is on sys.path when run as a script
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from regbook.data import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -31,7 +33,7 @@ def run(path: Path, timeout: int) -> float:
     notebook.metadata["kernelspec"] = KERNELSPEC
     notebook.metadata.setdefault("regbook", {})["execution_seconds"] = round(seconds, 1)
     notebook.metadata["regbook"]["omp_num_threads"] = int(ENV["OMP_NUM_THREADS"])
-    nbformat.write(notebook, path)
+    write_atomically(path, nbformat.writes(notebook) + "\n")
     return seconds
 
 

@@ -20,6 +20,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import numbers
 import os
 import struct
 import tempfile
@@ -97,6 +98,31 @@ class DataError(RuntimeError):
     """A dataset file is missing, truncated or corrupted; the message says which and how to fix it."""
 
 
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then rename it over ``path``: a reader sees the old
+    file or the whole new one, never a half-written file; on any failure the old file stays."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_count(value, name: str, at_most: int | None = None) -> int:
+    """``value`` as an int if it is a whole number from 1 to ``at_most``; else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise ValueError(f"{name} must be at most {at_most:,} (the size of the data), got {value:,}")
+    return int(value)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Where to look, and reading one verified file
 # ----------------------------------------------------------------------------------------------------
@@ -167,6 +193,8 @@ def parse_idx(content: bytes) -> numpy.ndarray:
     zero, dtype_code, ndim = struct.unpack(">HBB", content[:4])
     if zero != 0 or dtype_code != 0x08:
         raise DataError(f"not an unsigned-byte idx file (magic bytes {content[:4]!r})")
+    if len(content) < 4 + 4 * ndim:
+        raise DataError(f"the idx header announces {ndim} dimensions but the file ends after {len(content)} bytes")
     shape = struct.unpack(">" + "I" * ndim, content[4 : 4 + 4 * ndim])
     data = numpy.frombuffer(content, dtype=numpy.uint8, offset=4 + 4 * ndim)
     if data.size != int(numpy.prod(shape)):
@@ -192,9 +220,13 @@ def download(spec: IdxFile, target_dir: Path | None = None, base_url: str | None
     target_dir = Path(target_dir) if target_dir is not None else download_dir()
     base_url = base_url or os.environ.get("REGBOOK_FASHION_MNIST_URL", FASHION_MNIST_URL)
     url = base_url.rstrip("/") + "/" + spec.filename
-    target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / spec.filename
-    handle, tmp_name = tempfile.mkstemp(prefix=spec.filename + ".", suffix=".part", dir=target_dir)
+    created = _make_dirs(target_dir)
+    try:
+        handle, tmp_name = tempfile.mkstemp(prefix=spec.filename + ".", suffix=".part", dir=target_dir)
+    except OSError as exc:
+        _remove_empty(created)
+        raise DataError(_write_problem(target_dir, exc)) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
@@ -205,15 +237,26 @@ def download(spec: IdxFile, target_dir: Path | None = None, base_url: str | None
                     bar.update(len(chunk))
             if total is not None and out.tell() != total:
                 raise DataError(
-                    f"download of {url} stopped after {out.tell():,} of {total:,} bytes; "
-                    "check the network and run `python -m regbook data --download` again."
+                    f"download of {url} stopped after {out.tell():,} of {total:,} bytes; nothing was written "
+                    f"to {final}; check the network and run `python -m regbook data --download` again."
                 )
-        read_verified(tmp, spec)
+        try:
+            read_verified(tmp, spec)
+        except DataError as exc:
+            raise DataError(
+                f"the file downloaded from {url} does not verify ({str(exc).split(': ', 1)[-1].split('. ')[0]}); "
+                f"nothing was written to {final}. The mirror may serve another file: install the Debian "
+                "package `dataset-fashion-mnist`, or copy the four official .gz files into "
+                f"{target_dir} (or $REGBOOK_DATA)."
+            ) from None
         os.replace(tmp, final)
     except (urllib.error.URLError, OSError, http.client.HTTPException, DataError) as exc:
         tmp.unlink(missing_ok=True)
+        _remove_empty(created)
         if isinstance(exc, DataError):
             raise
+        if isinstance(exc, OSError) and not isinstance(exc, urllib.error.URLError) and exc.errno is not None:
+            raise DataError(_write_problem(target_dir, exc)) from exc
         raise DataError(
             f"could not download {url} ({exc}). Nothing was written to {final}. Offline? Install the "
             "Debian package `dataset-fashion-mnist`, or copy the four .gz files into "
@@ -221,8 +264,43 @@ def download(spec: IdxFile, target_dir: Path | None = None, base_url: str | None
         ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
+        _remove_empty(created)
         raise
     return final
+
+
+def _make_dirs(target_dir: Path) -> list[Path]:
+    """Create ``target_dir`` (and missing parents); return the folders created, deepest first."""
+    missing = [d for d in (target_dir, *target_dir.parents) if not d.exists()]
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_empty(missing)
+        raise DataError(_write_problem(target_dir, exc)) from exc
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed download created, if they are still empty (deepest first)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _write_problem(target_dir: Path, exc: OSError) -> str:
+    """What to say when nothing can be written into ``target_dir``."""
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return (f"the disk holding {target_dir} is full ({exc.strerror}); nothing was written. Free some "
+                "space, or set $REGBOOK_DATA to a folder on another disk, then try again.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write into {target_dir} ({exc.strerror}); nothing was written. Set $REGBOOK_DATA to "
+                "a folder you can write to, or install the Debian package `dataset-fashion-mnist`.")
+    return (f"cannot write into {target_dir} ({exc.strerror or exc}); nothing was written. Set $REGBOOK_DATA to "
+            "a folder you can write to.")
 
 
 def fashion_mnist_files(download_missing: bool = True, progress: bool = True) -> dict[str, Path]:
@@ -313,8 +391,9 @@ class ArrayBatches:
 
         if len(features) != len(labels):
             raise ValueError(f"features and labels differ in length: {len(features)} vs {len(labels)}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        check_count(batch_size, "batch_size")
+        if len(labels) == 0:
+            raise ValueError("ArrayBatches got no examples (features and labels are empty)")
         self.features = features if not isinstance(features, numpy.ndarray) else mnp.array(features)
         self.labels = labels if not isinstance(labels, numpy.ndarray) else mnp.array(labels)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
@@ -348,6 +427,7 @@ def fashion_mnist_arrays_mx(flatten: bool = False, limit_train: int | None = Non
 
     x_train, y_train, x_test, y_test = load_fashion_mnist_arrays()
     if limit_train is not None:
+        check_count(limit_train, "limit_train", len(y_train))
         x_train, y_train = x_train[:limit_train], y_train[:limit_train]
     shape = (-1, 784) if flatten else (-1, 1, 28, 28)
 

@@ -111,11 +111,12 @@ def _bernoulli_keep(F, x, p: float, axes=()):
 
     ``axes`` are the axes along which one mask value is shared (``(2, 3)``: one per feature map).
     """
-    if p == 0:
+    p32 = float(numpy.float32(p))  # MXNet's operator takes p as float32: 1e-320 is 0, 1 - 1e-9 is 1
+    if p32 == 0:
         return x
-    if p == 1:
+    if p32 >= 1:
         return F.np.zeros_like(x)
-    return (1.0 - p) * F.npx.dropout(x, p=p, axes=axes)
+    return (1.0 - p) * F.npx.dropout(x, p=p32, axes=axes)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ def skip_slow_optional_imports() -> None:
 
 
 def setup(seed: int = 0) -> None:
-    """Seed every generator, switch MXNet to its NumPy interface and set plotting defaults."""
-    import matplotlib
+    """Seed every generator, switch MXNet to its NumPy interface and apply the book's figure style
+    (:func:`regbook.plotting.use_book_style`)."""
     import numpy
     from mxnet import npx
 
@@ -37,10 +37,9 @@ def setup(seed: int = 0) -> None:
     npx.set_np()
     set_seed(seed)
     numpy.set_printoptions(precision=4, suppress=True)
-    matplotlib.rcParams.update({
-        "figure.figsize": (5.0, 3.2), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
-        "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
-    })
+    from regbook.plotting import use_book_style
+
+    use_book_style()  # after %matplotlib inline, which would otherwise overwrite some of it
 
 
 def show_source(obj) -> None:

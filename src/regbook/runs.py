@@ -68,14 +68,16 @@ class Paired:
 
 
 def paired(treatment: Sequence[float], baseline: Sequence[float]) -> Paired:
-    """Seed-by-seed gains of ``treatment`` over ``baseline``: mean and its standard error (std / sqrt n)."""
+    """Seed-by-seed gains of ``treatment`` over ``baseline``: mean and its standard error (std / sqrt n; infinite
+    for a single seed, so that one seed never makes a clear verdict)."""
     treatment, baseline = numpy.asarray(treatment, float), numpy.asarray(baseline, float)
     if treatment.shape != baseline.shape or treatment.ndim != 1 or len(treatment) == 0:
         raise ValueError(f"paired() needs two equally long 1-d sequences, one value per seed; got shapes "
                          f"{treatment.shape} and {baseline.shape}")
     gains = treatment - baseline
     mean, std = mean_std(gains)
-    return Paired([float(g) for g in gains], mean, std / math.sqrt(len(gains)))
+    se = std / math.sqrt(len(gains)) if len(gains) > 1 else math.inf  # one seed says nothing of the spread
+    return Paired([float(g) for g in gains], mean, se)
 
 
 def over_seeds(run: Callable[[int], object], seeds: Iterable[int], desc: str = "runs",

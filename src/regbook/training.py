@@ -21,21 +21,56 @@ from regbook.plotting import LivePlot
 
 
 def accuracy_count(y_hat, y):
-    """Number of correct predictions in a batch, as an (unsynchronised) MXNet scalar."""
+    """Number of correct predictions in a batch, as an (unsynchronised) MXNet scalar.
+
+    ``y`` holds one class index per example, shape (n,); ``y_hat`` one row of scores per example.
+    """
+    if y.ndim != 1 or y_hat.ndim != 2 or y_hat.shape[0] != y.shape[0]:
+        raise ValueError(f"labels must have shape (n,) with one class index per example and the scores shape "
+                         f"(n, classes); got labels {y.shape} and scores {y_hat.shape}"
+                         + (" (flatten the labels: y.reshape(-1))" if y.ndim == 2 and 1 in y.shape[1:] else ""))
     return (y_hat.argmax(axis=1).astype(y.dtype) == y).sum()
+
+
+def forward(net: Callable, X):
+    """``net(X)``, with MXNet's shape errors turned into a ValueError that names the input's shape."""
+    from mxnet.base import MXNetError
+
+    try:
+        return net(X)
+    except MXNetError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines() if "hape" in line), "")
+        if not detail:
+            raise
+        raise ValueError(f"the network cannot take inputs of shape {tuple(X.shape)}: {detail.split(': ', 1)[-1]} "
+                         "(a hybridized network keeps the input size it first saw; check the data's shape, e.g. "
+                         "flatten=True for an MLP)") from None
 
 
 def evaluate_accuracy(net: Callable, batches: Iterable) -> float:
     """Accuracy of ``net`` over ``batches`` of ``(X, y)``, in inference mode (dropout off)."""
     correct, total = 0.0, 0
     for X, y in batches:
-        correct = correct + accuracy_count(net(X), y)
+        correct = correct + accuracy_count(forward(net, X), y)
         total += len(y)
-    return float(correct) / max(total, 1)
+    if total == 0:
+        raise ValueError("evaluate_accuracy got no examples: the batches are empty")
+    return float(correct) / total
+
+
+def check_learning_rate(lr, name: str = "lr") -> float:
+    """``lr`` as a float if it is a finite positive number; else a ValueError naming ``name``."""
+    ok = isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0
+    if not ok:
+        raise ValueError(f"{name} is a learning rate and must be a finite positive number, got {lr!r}")
+    return float(lr)
 
 
 def sgd(params, lr: float, batch_size: int) -> None:
     """Minibatch SGD on a list of parameters whose gradients are the *sum* over the batch."""
+    check_learning_rate(lr)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}")
     for param in params:
         param -= (lr / batch_size) * param.grad  # in place: one temporary, not three
 
@@ -51,13 +86,15 @@ def train_epoch(net: Callable, train_batches: Iterable, loss: Callable, update: 
     total_loss, correct, count = 0.0, 0.0, 0
     for X, y in train_batches:
         with autograd.record():
-            y_hat = net(X)
+            y_hat = forward(net, X)
             batch_loss = loss(y_hat, y)
         batch_loss.backward()
         update(len(y))
         total_loss = total_loss + batch_loss.sum()
         correct = correct + accuracy_count(y_hat, y)
         count += len(y)
+    if count == 0:
+        raise ValueError("train_epoch got no examples: the training batches are empty")
     return float(total_loss) / count, float(correct) / count
 
 
@@ -67,6 +104,7 @@ def make_update(params=None, lr: float | None = None, trainer=None) -> Callable[
         return trainer.step
     if params is None or lr is None:
         raise ValueError("give either trainer=... or both params=... and lr=...")
+    check_learning_rate(lr)
     return lambda batch_size: sgd(params, lr, batch_size)
 
 
@@ -231,8 +269,8 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
     """
     from tqdm.std import tqdm
 
-    if num_epochs < 1:
-        raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, numbers.Integral) or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a whole number of at least 1, got {num_epochs!r}")
     if redraw_every < 1:
         raise ValueError(f"redraw_every must be at least 1, got {redraw_every}")
     if lr_schedule is not None:

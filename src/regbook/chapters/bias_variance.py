@@ -110,6 +110,74 @@ def bias_variance_curve(seed: int, degrees=range(1, 16), task: SineTask | None =
     return [bias_variance_decomposition(task, d, rng=rng, **kwargs) for d in degrees]
 
 
+import sys
+
+from tqdm.std import tqdm
+
+from regbook.runs import experiment, mean_std
+
+GAP_TOLERANCE = 0.05  # bias² + variance + noise must match the test MSE within 5%
+
+
+@experiment(
+    "bias-variance",
+    "Bias-variance chapter: bias², variance, noise and test MSE of polynomial "
+    "regression, degrees 1-15",
+    seeds=5,
+    options={"max_degree": (int, 15, "largest polynomial degree", (3, 100)),
+             "datasets": (int, 200, "training sets per degree and seed", (2, 10**6)),
+             "n_train": (int, 30, "training examples per training set"),
+             "noise_std": (float, 0.3, "standard deviation of the label noise", (0, None))})
+def bias_variance(seeds=5, progress=True, max_degree=15, datasets=200, n_train=30,
+                  noise_std=0.3):
+    """:func:`bias_variance_curve` for seeds 0, ..., seeds - 1, degrees 1..max_degree.
+
+    A row per degree: bias², variance, noise and test MSE (means over the seeds), the
+    test MSE's std, and the largest relative gap between bias² + variance + noise and
+    the test MSE over the seeds; also the chapter's two checks and every seed's curve
+    (``curves``).
+    """
+    if max_degree < 3:
+        raise ValueError("--max-degree must be at least 3 for a U-curve to have an "
+                         f"interior, got {max_degree}")
+    if datasets < 2:
+        raise ValueError("--datasets must be at least 2 (variance needs two fits), "
+                         f"got {datasets}")
+    degrees = list(range(1, max_degree + 1))
+    task = SineTask(noise_std)
+    curves = [bias_variance_curve(seed, degrees, task=task, n_datasets=datasets,
+                                  n_train=n_train)
+              for seed in tqdm(range(seeds), desc="bias-variance", disable=not progress,
+                               file=sys.stderr)]
+    rows = []
+    for i, degree in enumerate(degrees):
+        values = {key: numpy.array([curve[i][key] for curve in curves])
+                  for key in ("bias2", "variance", "noise", "test_mse")}
+        total = values["bias2"] + values["variance"] + values["noise"]
+        row = {"degree": degree}
+        for key in ("bias2", "variance", "noise"):
+            row[key] = mean_std(values[key])[0]
+        row["test_mse"], row["test_mse_std"] = mean_std(values["test_mse"])
+        gaps = numpy.abs(total - values["test_mse"]) / values["test_mse"]
+        row["max_relative_gap"] = float(gaps.max())
+        rows.append(row)
+    best = min(rows, key=lambda row: row["test_mse"])["degree"]
+    return {
+        "experiment": "bias-variance",
+        "seeds": seeds,
+        "datasets_per_degree": datasets,
+        "n_train": n_train,
+        "noise_std": noise_std,
+        "tolerance": GAP_TOLERANCE,
+        "decomposition_holds": all(row["max_relative_gap"] < GAP_TOLERANCE
+                                   for row in rows),
+        "best_degree": best,
+        "interior_minimum": degrees[0] < best < degrees[-1],
+        "results": rows,
+        "curves": curves,
+    }
+
+
 def diagnose(train_error: float, dev_error: float, base_error: float = 0.0, tolerance: float = 0.05) -> str:
     """Name the cell of the bias/variance table that training and dev error point to."""
     if tolerance <= 0:

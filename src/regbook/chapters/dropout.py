@@ -79,8 +79,9 @@ def train_dropout_mlp(variant, seed, num_epochs=5, lr=0.5, batch_size=256, plot=
         step = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}).step
     # As d2l's train_ch3: every step divides the summed gradient by batch_size, also on the last, smaller minibatch
     update = lambda n: step(batch_size)  # noqa: E731
-    history = training.train(net, train_iter, test_iter, loss, num_epochs, update, plot=plot,
-                             progress=progress, desc=f"{variant}, seed {seed}")
+    history = training.fit(net, train_iter, test_iter, loss, num_epochs, update,
+                           plot=plot, progress=progress,
+                           desc=f"{variant}, seed {seed}")
     return history, net
 
 
@@ -88,6 +89,115 @@ def train_accuracy_dropout_off(net, num_examples=10000):
     """Accuracy of a trained ``net`` on the first ``num_examples`` training images, dropout off."""
     X, y, _, _ = data.fashion_mnist_arrays_mx(flatten=True, limit_train=num_examples)
     return training.evaluate_accuracy(net, data.ArrayBatches(X, y, 1000))
+
+
+import json
+from pathlib import Path
+
+from regbook.cli import check_writable
+from regbook.runs import experiment
+
+RECORD = data.REPO_ROOT / "records" / "dropout_mlp_runs.json"
+WOBBLE_RECORD = data.REPO_ROOT / "records" / "dropout_mlp_wobble.json"
+
+
+def load_record(path=RECORD):
+    """The result and runs written by ``reproduce dropout-mlp --record FILE`` (or by
+    the wobble study's)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def finish(result, record=None):
+    """``result``; with ``record``, also written there as JSON, atomically (a temporary
+    file in the same folder, then ``os.replace``: never half a record)."""
+    if record:
+        data.write_atomically(check_writable(record),
+                              json.dumps(result, indent=1) + "\n")
+    return result
+
+
+@experiment("dropout-mlp", "Dropout chapter: MLP 784-256-256-10 on Fashion-MNIST, "
+            "scratch vs Gluon vs no dropout", seeds=3, epochs=5, aliases=("dropout",))
+def dropout_mlp(seeds=3, epochs=5, progress=True, record=None):
+    """Train every variant with seeds 0..seeds-1; final-epoch accuracies as mean ± std,
+    seconds per epoch; ``runs`` holds every run's per-epoch history.
+
+    Each row also has ``train_acc_off_mean`` (training accuracy with dropout off, on
+    the first 10 000 training images, after the last epoch) and ``gap_mean``/``gap_std``
+    (that minus the test accuracy).
+    """
+    if record:
+        check_writable(record)  # before hours of training, not after
+
+    def run(job):
+        variant, seed = job
+        history, net = train_dropout_mlp(variant, seed, num_epochs=epochs)
+        return history, train_accuracy_dropout_off(net)
+
+    jobs = [(variant, seed) for variant in VARIANTS for seed in range(seeds)]
+    done = runs.over_seeds(run, jobs, desc="dropout-mlp runs", progress=progress)
+    results, recorded = [], {}
+    for variant in VARIANTS:
+        mine = [(seed, *out) for (v, seed), out in zip(jobs, done) if v == variant]
+        row = runs.summarize([history for _, history, _ in mine], variant=variant)
+        row["train_acc_off_mean"] = runs.mean_std([off for _, _, off in mine])[0]
+        runs.add_mean_std(row, "gap", [off - h.test_acc[-1] for _, h, off in mine])
+        results.append(row)
+        recorded[variant] = [dict(h.as_dict(), seed=seed, train_acc_off=off)
+                             for seed, h, off in mine]
+    return finish({"experiment": "dropout-mlp", "results": results, "runs": recorded},
+                  record)
+
+
+def last_epoch_steps(seed, last_step_batch=None, num_epochs=5, steps=40):
+    """One Gluon run of the chapter's recipe that also evaluates the test accuracy after
+    each of the last ``steps`` SGD steps of the last epoch.
+
+    ``last_step_batch=None`` scales each step by its minibatch's real length
+    (``regbook.training``); ``256`` divides every step by 256, the last minibatch of 96
+    examples included (d2l 0.x's ``train_ch3``).
+    """
+    set_seed(seed)
+    train_iter, test_iter = data.fashion_mnist_batches(256, flatten=True, seed=seed)
+    test_iter = data.ArrayBatches(test_iter.features, test_iter.labels, 1000)
+    net = mlp_gluon()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    test_acc, last_steps = [], []
+    for epoch in range(num_epochs):
+        for i, (X, y) in enumerate(train_iter):
+            with autograd.record():
+                batch_loss = loss(net(X), y)
+            batch_loss.backward()
+            trainer.step(last_step_batch or len(y))
+            if epoch == num_epochs - 1 and i >= len(train_iter) - steps:
+                last_steps.append(training.evaluate_accuracy(net, test_iter))
+        test_acc.append(training.evaluate_accuracy(net, test_iter))
+    return {"seed": seed, "step_batch": last_step_batch or "len", "test_acc": test_acc,
+            "last_steps": last_steps}
+
+
+@experiment("dropout-mlp-wobble", "Dropout chapter: step-to-step test accuracy of the "
+            "Gluon MLP at lr 0.5", seeds=5, epochs=5)
+def dropout_mlp_wobble(seeds=5, epochs=5, progress=True, record=None):
+    """Seeds 0..seeds-1, each with the real-length and the constant-256 step on the last
+    minibatch; ``runs`` holds every run."""
+    if record:
+        check_writable(record)
+    jobs = [(seed, mode) for seed in range(seeds) for mode in (None, 256)]
+    done = runs.over_seeds(lambda job: last_epoch_steps(*job, num_epochs=epochs), jobs,
+                           desc="wobble runs", progress=progress)
+    results = []
+    for mode in ("len", 256):
+        mine = [run for run in done if run["step_batch"] == mode]
+        steps = onp.array([run["last_steps"] for run in mine])
+        row = {"step_batch": mode, "seeds": len(mine), "epochs": epochs}
+        runs.add_mean_std(row, "test_acc", [run["test_acc"][-1] for run in mine])
+        row.update(last_steps_mean=float(steps.mean()),
+                   step_std_mean=float(steps.std(axis=1).mean()))  # sd along each run
+        results.append(row)
+    result = {"experiment": "dropout-mlp-wobble", "results": results, "runs": done}
+    return finish(result, record)
 
 
 def small_cnn(drop_prob=0.0):
@@ -116,6 +226,7 @@ def train_small_cnn(drop_prob, seed, num_train=1000, num_epochs=10, lr=0.05, bat
     test_iter = data.ArrayBatches(X_te[:num_test], y_te[:num_test], 1000)
     net = small_cnn(drop_prob)
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9})
-    history = training.train(net, train_iter, test_iter, gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,
-                             trainer.step, plot=False, progress=False)
+    history = training.fit(net, train_iter, test_iter,
+                           gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,
+                           trainer.step, plot=False, progress=False)
     return history, training.evaluate_accuracy(net, data.ArrayBatches(X_tr, y_tr, 1000))

@@ -18,9 +18,9 @@ import functools
 import numpy
 
 import regbook.data
+from regbook import training
 from regbook.data import ArrayBatches
-from regbook.early_stopping import EarlyStopping, train_with_early_stopping
-from regbook.training import evaluate_accuracy
+from regbook.training import EarlyStopping, evaluate_accuracy
 
 
 def flip_labels(labels, fraction: float, num_classes: int = 10, seed: int = 0):
@@ -73,13 +73,94 @@ def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.
     train = ArrayBatches(*splits["train"], batch_size, shuffle=True, seed=seed)
     val, test = ArrayBatches(*splits["val"], 1000), ArrayBatches(*splits["test"], 2500)
     stopper = EarlyStopping(patience=patience)
-    history = train_with_early_stopping(
-        net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, epochs, stopper,
-        run_to_end=True, restore_best=False, plot=plot, progress=progress, redraw_every=5,
-        desc=f"seed {seed}, lr {lr}, wd {wd}")
+    history = training.fit(
+        net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step,
+        plot=plot, progress=progress, desc=f"seed {seed}, lr {lr}, wd {wd}",
+        stopper=stopper, run_to_end=True, restore_best=False, redraw_every=5,
+        test_label="val acc")
     test_acc_last = evaluate_accuracy(net, test)
     stopper.restore(net)
     return {"seed": seed, "lr": lr, "wd": wd, "best_epoch": history.best_epoch,
             "stopped_epoch": history.stopped_epoch, "val_acc_best": stopper.best_score,
             "val_acc_last": history.val_acc[-1], "test_acc_best": evaluate_accuracy(net, test),
             "test_acc_last": test_acc_last, "history": history}
+
+
+import sys
+
+from regbook.runs import experiment, mean_std
+
+
+@experiment(
+    "early-stopping",
+    "Early-stopping chapter: MLP on 1,000 noisy Fashion-MNIST images, "
+    "best vs last epoch, and L2",
+    seeds=3, epochs=30,
+    options={"noise": (float, 0.3, "fraction of train/validation labels flipped",
+                       (0.0, 0.9)),
+             "lr": (float, 0.1, "SGD learning rate (momentum 0.9, batch 200)", (1e-6, 10.0)),
+             "patience": (int, 10, "epochs without improvement before stopping"),
+             "wd": (str, "0.01,0.03", "comma-separated weight-decay values for the L2 "
+                                      "comparison ('' for none)")})
+def early_stopping(seeds=3, epochs=30, progress=True, noise=0.3, lr=0.1, patience=10,
+                   wd="0.01,0.03", *, plot=None, keep=None) -> dict:
+    """The chapter's runs: every seed without a penalty, then with each decay in ``wd``.
+
+    Each run trains to the last epoch while :class:`EarlyStopping` watches, so it gives
+    the test accuracy at the best epoch and at the last. ``plot`` (a LivePlot) draws the
+    first run live; ``keep`` (a dict) receives every run's full result, history
+    included, by weight decay.
+    """
+    from tqdm.std import tqdm
+
+    try:
+        decays = [float(v) for v in wd.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"--wd must be comma-separated numbers such as 0.01,0.03, "
+                         f"got {wd!r}") from exc
+    if not 0 <= noise < 0.9:
+        raise ValueError(f"--noise must lie in [0, 0.9), got {noise}")
+    settings = [0.0] + decays
+    jobs = [(w, s) for w in settings for s in range(seeds)]
+    rows = []
+    for w, seed in tqdm(jobs, desc="early-stopping", disable=not progress,
+                        file=sys.stderr):
+        result = run_early_stopping(noisy_fashion_mnist(noise=noise, seed=seed), seed,
+                                    epochs=epochs, lr=lr, wd=w, patience=patience,
+                                    plot=plot if not rows else False, progress=False)
+        if keep is not None:
+            keep.setdefault(w, []).append(result)
+        rows.append({
+            "variant": "no penalty" if w == 0 else f"L2 wd={w:g}", "wd": w,
+            "seed": seed, "best_epoch": result["best_epoch"],
+            "stopped_epoch": result["stopped_epoch"],
+            **{key: round(result[key], 4) for key in
+               ("val_acc_best", "val_acc_last", "test_acc_best", "test_acc_last")},
+            "sec_per_epoch": round(result["history"].sec_per_epoch, 3),
+        })
+    summary = []
+    for w in settings:
+        mine = [r for r in rows if r["wd"] == w]
+        entry = {"variant": mine[0]["variant"], "wd": w, "seeds": len(mine)}
+        for key in ("best_epoch", "test_acc_best", "test_acc_last", "val_acc_last"):
+            entry[key], entry[key + "_std"] = mean_std([r[key] for r in mine])
+        entry["best_ge_last_every_seed"] = all(r["test_acc_best"] >= r["test_acc_last"]
+                                               for r in mine)
+        summary.append(entry)
+    plain = summary[0]
+    chosen = max(summary[1:], key=lambda e: e["val_acc_last"], default=None)
+    return {
+        "experiment": "early-stopping",
+        "setup": {"n_train": 1000, "n_val": 1000, "noise": noise,
+                  "net": "MLP 784-128-128-10",
+                  "optimizer": f"SGD lr {lr}, momentum 0.9, batch 200",
+                  "epochs": epochs, "patience": patience},
+        "best_epoch": plain["best_epoch"],
+        "test_acc_best": plain["test_acc_best"],
+        "test_acc_last": plain["test_acc_last"],
+        "test_acc_best_ge_last": plain["test_acc_best"] >= plain["test_acc_last"],
+        "l2_chosen_on_validation": None if chosen is None else {
+            "wd": chosen["wd"], "test_acc_last": chosen["test_acc_last"]},
+        "summary": summary,
+        "results": rows,
+    }

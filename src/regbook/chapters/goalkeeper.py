@@ -247,6 +247,8 @@ def accuracy(X, Y, parameters):
     return float(numpy.mean(predict(X, parameters) == Y))
 
 
+from regbook.runs import mean_std
+
 SETTINGS = {  # the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in the seed)
     "none": {},
     "l2": {"lambd": 0.7},
@@ -305,8 +307,7 @@ def summarize(rows):
         test = numpy.array([row["test_acc"] for row in runs])
         table[name] = {"seeds": len(runs)}
         for key, values in (("train_acc", train), ("test_acc", test), ("gap", train - test)):
-            table[name][key] = float(values.mean())
-            table[name][f"{key}_std"] = float(values.std(ddof=1)) if len(runs) > 1 else 0.0
+            table[name][key], table[name][f"{key}_std"] = mean_std(values)
     return table
 
 
@@ -328,3 +329,50 @@ def dropout_mask(shape, keep_prob, rng):
     if not 0 < keep_prob <= 1:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}")
     return (rng.random(shape) < keep_prob) / keep_prob
+
+
+from regbook.data import load_football
+from regbook.runs import experiment
+
+SEEDS = (3, 4, 5)
+
+
+@experiment(
+    "goalkeeper",
+    "Goalkeeper chapter: NumPy net [2, 20, 3, 1], none / l2 / dropout / l2+dropout "
+    "(seeds 3, 4, 5; mean and std over seeds)",
+    aliases=("football",),
+    options={
+        "data": (str, None, "a MATLAB .mat file with X, y, Xval, yval, examples as "
+                 "rows (default: the book's goalkeeper dataset)"),
+        "iterations": (int, 30000, "gradient-descent iterations per run"),
+    })
+def goalkeeper(progress=True, data=None, iterations=30000, rows=None):
+    """The four SETTINGS, seeds 3, 4, 5: a row per setting, mean and std over the seeds.
+
+    ``rows``: the runs of :func:`run_settings` for exactly these settings, seeds and
+    iterations, if trained already (the chapter passes its own); else they are trained
+    here.
+    """
+    if rows is None:
+        rows = run_settings(load_football(data), SETTINGS, seeds=SEEDS,
+                            progress=progress, num_iterations=iterations)
+    trained = sorted((row["setting"], row["seed"], len(row["costs"])) for row in rows)
+    records = -(-iterations // 100)  # the cost is recorded every 100 iterations
+    if trained != sorted((name, seed, records) for name in SETTINGS for seed in SEEDS):
+        raise ValueError("rows must hold one run per setting of SETTINGS and seed 3, "
+                         f"4, 5, trained for {iterations} iterations")
+    results = []
+    for name, stats in summarize(rows).items():
+        setting = {"lambd": 0.0, "keep_prob": 1.0, **SETTINGS[name]}
+        results.append({"setting": name, **setting, **{
+            key: round(value, 4) if isinstance(value, float) else value
+            for key, value in stats.items()}})
+    return {
+        "experiment": "goalkeeper",
+        "data": data or "data/football (the book's goalkeeper dataset)",
+        "iterations": iterations,
+        "results": results,
+        "runs": [{key: row[key] for key in ("setting", "seed", "train_acc", "test_acc")}
+                 for row in rows],
+    }

@@ -13,6 +13,9 @@ from regbook import data, layers, plotting, runs, training
 from regbook.seeding import set_seed
 
 npx.set_np()
+from regbook.layers import check_rate
+
+
 class AlwaysDropout(nn.HybridBlock):
     """Inverted dropout that stays on in prediction mode too (``npx.dropout(..., mode="always")``).
 
@@ -22,9 +25,7 @@ class AlwaysDropout(nn.HybridBlock):
 
     def __init__(self, rate: float, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"rate is a drop probability and must be in [0, 1), got {rate}")
-        self.rate = rate
+        self.rate = check_rate(rate, "rate", allow_one=False)
 
     def hybrid_forward(self, F, x):
         if self.rate == 0:
@@ -54,10 +55,8 @@ def predictive_entropy(probs):
     return -(probs * np.log(safe)).sum(axis=-1)
 
 
-import sys
-
 from regbook.data import ArrayBatches
-from regbook.training import train
+from regbook.training import fit
 
 
 def dropout_mlp(hidden=(256, 256), rates=(0.2, 0.5)) -> nn.HybridSequential:
@@ -81,9 +80,10 @@ def train_dropout_mlp(seed: int, epochs: int, arrays, lr: float = 0.002, batch_s
     net.initialize(init.Xavier())
     net.hybridize()
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    history = train(net, ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed),
-                    ArrayBatches(X_test, y_test, 1000), gluon.loss.SoftmaxCrossEntropyLoss(), epochs,
-                    trainer.step, plot=plot, progress=progress, desc=f"seed {seed}")
+    batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
+    history = fit(net, batches, ArrayBatches(X_test, y_test, 1000),
+                  gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step, plot=plot,
+                  progress=progress, desc=f"seed {seed}")
     return net, history
 
 
@@ -118,3 +118,67 @@ def group_entropies(net, X, y, ood_sets: dict, num_samples: int | None = None) -
     for name, inputs in ood_sets.items():
         groups[name] = predictive_entropy(probabilities(inputs)).asnumpy()
     return groups
+
+
+from regbook.data import fashion_mnist_arrays_mx
+from regbook.runs import add_mean_std, experiment, mean_std
+
+GROUPS = ("in-dist. correct", "in-dist. wrong", "rotated 90°", "uniform noise")
+
+
+@experiment("mc-dropout", "MC dropout: predictive entropy on right, wrong and "
+            "out-of-distribution inputs", seeds=3, epochs=3,
+            options={"num_samples": (int, 30, "stochastic forward passes T", (1, 1000)),
+                     "test_size": (int, 2000, "test images evaluated (and rotated)",
+                                   (1, 10000)),
+                     "num_train": (int, 12000, "training images used (the first N)",
+                                   (1, 60000))})
+def mc_dropout(seeds: int = 3, epochs: int = 3, num_samples: int = 30,
+               test_size: int = 2000, num_train: int = 12000, progress: bool = True,
+               plot=False, keep: dict | None = None) -> dict:
+    """Train :func:`dropout_mlp` once per seed; mean predictive entropy per group,
+    MC dropout and dropout off, mean ± std over the seeds.
+
+    ``plot`` (a LivePlot) draws the first seed's training; ``keep`` (a dict) receives
+    the nets and the per-seed entropy arrays: ``nets``, ``entropy_mc``, ``entropy_det``.
+    """
+    if num_samples < 1 or not 1 <= test_size <= 10000 or not 1 <= num_train <= 60000:
+        raise ValueError("--num-samples must be >= 1, --test-size between 1 and 10000 "
+                         "and --num-train between 1 and 60000")
+    fashion = fashion_mnist_arrays_mx(flatten=True, limit_train=num_train)
+    X_eval, y_eval = fashion[2][:test_size], fashion[3][:test_size]
+    arrays = (fashion[0], fashion[1], X_eval, y_eval)  # accuracy per epoch on X_eval
+    ood = {"rotated 90°": rotate_images(X_eval),
+           "uniform noise": noise_images(max(1, test_size // 2))}
+    keep = {} if keep is None else keep
+    keep.update(nets={}, entropy_mc=[], entropy_det=[])
+    accuracies = []
+    for seed in range(seeds):
+        net, history = train_dropout_mlp(seed, epochs, arrays, progress=progress,
+                                         plot=plot if seed == 0 else False)
+        keep["nets"][seed] = net
+        accuracies.append(history.test_acc[-1])
+        keep["entropy_det"].append(group_entropies(net, X_eval, y_eval, ood))
+        set_seed(100 + seed)
+        keep["entropy_mc"].append(
+            group_entropies(net, X_eval, y_eval, ood, num_samples=num_samples))
+    rows = []
+    for g in GROUPS:
+        per_seed = [float(run[g].mean()) for run in keep["entropy_mc"]]
+        mean, std = mean_std(per_seed)
+        rows.append(add_mean_std(
+            {"group": g, "mean_entropy": mean, "std_over_seeds": std,
+             "per_seed": [round(v, 4) for v in per_seed]},
+            "dropout_off", [float(run[g].mean()) for run in keep["entropy_det"]]))
+    means = {row["group"]: row["mean_entropy"] for row in rows}
+    result = {"experiment": "mc-dropout", "seeds": seeds, "epochs": epochs,
+              "num_samples": num_samples, "test_size": test_size,
+              "num_train": num_train, "test_acc_per_seed": accuracies}
+    add_mean_std(result, "test_acc", accuracies)
+    correct, rotated = means["in-dist. correct"], means["rotated 90°"]
+    result.update(entropy_in_dist_correct=correct,
+                  entropy_in_dist_wrong=means["in-dist. wrong"],
+                  entropy_ood_rotated=rotated,
+                  entropy_ood_noise=means["uniform noise"],
+                  ood_above_in_dist_correct=rotated > correct)
+    return {**result, "results": rows}

@@ -133,7 +133,7 @@ from tqdm.std import tqdm
 
 from regbook.data import ArrayBatches
 from regbook.plotting import LivePlot
-from regbook.training import evaluate_accuracy, train
+from regbook.training import evaluate_accuracy, fit
 
 LAYER_SIZES = (784, 300, 100, 10)
 
@@ -156,9 +156,10 @@ def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float
     net.initialize(init.Xavier())
     net.hybridize(static_alloc=True, static_shape=True)
     trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    history = train(net, ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed),
-                    ArrayBatches(X_test, y_test, 10000), gluon.loss.SoftmaxCrossEntropyLoss(), epochs,
-                    trainer.step, plot=plot, progress=progress, desc=f"dense, seed {seed}")
+    batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
+    history = fit(net, batches, ArrayBatches(X_test, y_test, 10000),
+                  gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step, plot=plot,
+                  progress=progress, desc=f"dense, seed {seed}")
     return net, history
 
 
@@ -233,3 +234,62 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
     bar.close()
     curves["seconds"] = time.perf_counter() - start
     return curves
+
+
+from regbook.data import fashion_mnist_arrays_mx
+from regbook.runs import add_mean_std, experiment, mean_std
+
+LAYER_KEYS = tuple(f"pruned_{a}_{b}" for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+
+
+@experiment("sparse-vd", "Sparse variational dropout: fraction of MLP weights pruned, "
+            "accuracy before/after", seeds=3, epochs=4,
+            options={"dense_epochs": (int, 4, "epochs of dense pretraining"),
+                     "num_train": (int, 20000, "training images used (the first N)",
+                                   (1, 60000))})
+def sparse_vd(seeds: int = 3, epochs: int = 4, dense_epochs: int = 4,
+              num_train: int = 20000, progress: bool = True, plot=False,
+              keep: dict | None = None) -> dict:
+    """Pretrain the dense MLP, train Sparse VD from it, prune log alpha > 3: test
+    accuracy (dense, unpruned, pruned) and fraction pruned per seed, and mean ± std
+    over the seeds.
+
+    ``plot`` (a LivePlot) draws the first seed's Sparse VD training; ``keep`` (a dict)
+    receives the Sparse VD nets (``nets``, by seed) and their training ``curves``.
+    """
+    if not 1 <= num_train <= 60000 or dense_epochs < 1:
+        raise ValueError("--num-train must be between 1 and 60000 "
+                         "and --dense-epochs at least 1")
+    fashion = fashion_mnist_arrays_mx(flatten=True)
+    arrays = (fashion[0][:num_train], fashion[1][:num_train], fashion[2], fashion[3])
+    test_batches = ArrayBatches(fashion[2], fashion[3], 10000)
+    keep = {} if keep is None else keep
+    keep.update(nets={}, curves=[])
+    rows = []
+    for seed in range(seeds):
+        dense, dense_history = train_dense(seed, dense_epochs, arrays,
+                                           progress=progress)
+        sparse = sparse_from_dense(dense)
+        keep["curves"].append(train_sparse_vd(sparse, arrays, epochs, seed=seed,
+                                              plot=plot if seed == 0 else False,
+                                              progress=progress))
+        for layer in sparse:
+            layer.threshold = 11.0  # above the clip of log alpha: nothing pruned
+        acc_unpruned = evaluate_accuracy(sparse, test_batches)
+        for layer in sparse:
+            layer.threshold = 3.0
+        row = {"seed": seed, "test_acc_dense": dense_history.test_acc[-1],
+               "test_acc_unpruned": acc_unpruned,
+               "test_acc_sparse": evaluate_accuracy(sparse, test_batches),
+               "pruned_fraction": sparsity(sparse)}
+        row.update((key, sparsity([layer])) for key, layer in zip(LAYER_KEYS, sparse))
+        row["drop_points"] = 100 * (row["test_acc_dense"] - row["test_acc_sparse"])
+        rows.append(row)
+        keep["nets"][seed] = sparse
+    result = {"experiment": "sparse-vd", "seeds": seeds, "epochs": epochs,
+              "dense_epochs": dense_epochs, "num_train": num_train}
+    for key in ("pruned_fraction", "test_acc_dense", "test_acc_unpruned",
+                "test_acc_sparse", *LAYER_KEYS):
+        result[key], result[f"{key}_std"] = mean_std([row[key] for row in rows])
+    add_mean_std(result, "drop_points", [row["drop_points"] for row in rows])
+    return {**result, "results": rows}

@@ -139,6 +139,53 @@ def sparsity_runs(seeds, lams, penalties=("l2", "l1"), steps=800, progress=True)
     return out
 
 
+from regbook.runs import experiment, mean_std
+
+
+def _check_steps(steps):
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+
+
+def _rounded(mean_and_std, digits=6):
+    return tuple(round(float(value), digits) for value in mean_and_std)
+
+
+@experiment(
+    "l1-sparsity",
+    "Weight-decay chapter: logistic regression on breast cancer, zero weights of L1 "
+    "vs L2",
+    seeds=3,
+    options={"steps": (int, 800,
+                       "full-batch (accelerated) proximal gradient steps per fit")})
+def l1_sparsity(seeds=3, progress=True, steps=800, arrays=False):
+    """Fraction of exactly-zero weights and test accuracy per penalty and λ of
+    LAMS_LOGISTIC: mean and std over the splits of seeds 0, ..., seeds - 1.
+
+    ``arrays=True`` also returns what :func:`sparsity_runs` returned (NumPy arrays, not
+    JSON) under ``"arrays"``: the chapter draws its figures from them.
+    """
+    _check_steps(steps)
+    per_seed = sparsity_runs(range(seeds), LAMS_LOGISTIC, steps=steps,
+                             progress=progress)
+    rows = []
+    for penalty in ("l1", "l2"):
+        for k, lam in enumerate(LAMS_LOGISTIC):
+            row = {"penalty": penalty, "lambda": lam}
+            for key in ("zero_fraction", "test_acc"):
+                stats = mean_std(per_seed[penalty][key][:, k])
+                row[key], row[f"{key}_std"] = _rounded(stats)
+            rows.append(row)
+    zeros = {penalty: per_seed[penalty]["zero_fraction"] for penalty in ("l1", "l2")}
+    result = {"experiment": "l1-sparsity", "seeds": seeds, "steps": steps,
+              "l1_sparser_than_l2_at_every_lambda_and_seed": bool(
+                  (zeros["l1"] > zeros["l2"]).all()),
+              "results": rows}
+    if arrays:
+        result["arrays"] = per_seed
+    return result
+
+
 def high_dim_data(seed: int, n_train: int = 20, n_valid: int = 100, n_test: int = 1000, d: int = 200):
     """d2l's synthetic regression: y = 0.05 + 0.01·sum(x) + N(0, 0.01²), x ~ N(0, I_d); plus an N(0, I)
     initial weight vector. Returns ``({"train": (X, y), "valid": ..., "test": ...}, w_init)``."""
@@ -204,6 +251,38 @@ def weight_decay_runs(seeds, lams=LAMS_LINEAR, steps: int = 300, progress: bool 
             out[f"{name}_loss"].append(squared_loss_per_column(W, b, *sets[name]))
         out["w_norm"].append(onp.sqrt((W ** 2).sum(axis=0).asnumpy()))
     return {key: onp.array(value) for key, value in out.items()}
+
+
+@experiment(
+    "weight-decay",
+    "Weight-decay chapter: linear regression, d=200, 20 examples; loss and ||w|| per "
+    "lambda",
+    seeds=3,
+    options={"steps": (int, 300, "full-batch gradient steps per run")})
+def weight_decay(seeds=3, progress=True, steps=300, arrays=False):
+    """Train/valid/test loss and ||w|| per λ of LAMS_LINEAR (mean and std over seeds
+    0, ..., seeds - 1), and the λ the validation loss chooses for each seed.
+
+    ``arrays=True`` also returns what :func:`weight_decay_runs` returned (NumPy arrays,
+    not JSON) under ``"arrays"``: the chapter draws its figures from them.
+    """
+    _check_steps(steps)
+    per_seed = weight_decay_runs(range(seeds), LAMS_LINEAR, steps=steps,
+                                 progress=progress)
+    chosen = per_seed["valid_loss"].argmin(axis=1)
+    rows = []
+    for k, lam in enumerate(LAMS_LINEAR):
+        row = {"lambda": lam, "wd": lam / 20}  # Gluon's wd = lambda / m, with m = 20
+        for key in ("train_loss", "valid_loss", "test_loss", "w_norm"):
+            row[key], row[f"{key}_std"] = _rounded(mean_std(per_seed[key][:, k]))
+        row["seeds_choosing_it"] = int((chosen == k).sum())
+        rows.append(row)
+    result = {"experiment": "weight-decay", "seeds": seeds, "steps": steps,
+              "chosen_lambda_per_seed": [LAMS_LINEAR[k] for k in chosen],
+              "results": rows}
+    if arrays:
+        result["arrays"] = per_seed
+    return result
 
 
 def fit_linear_gluon(X, y, lam, w_init, steps: int = 300, lr: float = 0.05, decay_bias: bool = False):

@@ -1,11 +1,16 @@
-"""The bias-variance chapter's code: confidence intervals, the measured decomposition, the diagnosis."""
+"""The bias-variance chapter's code (regbook.chapters.bias_variance): confidence intervals, the measured
+decomposition, the diagnosis, and its experiment (``python -m regbook reproduce bias-variance``)."""
+
+import json
+import statistics
 
 import numpy
 import pytest
 
 from regbook import compat as _compat  # noqa: F401
-from regbook.nb.bias_variance import (
+from regbook.chapters.bias_variance import (
     SineTask,
+    bias_variance,
     bias_variance_curve,
     bias_variance_decomposition,
     ci_half_width,
@@ -118,13 +123,51 @@ def test_train_dev_errors_longer_training_lowers_the_training_error():
 
 
 def test_reproduce_bias_variance_reports_the_chapter_checks():
-    from regbook.experiments import registry
+    from regbook.cli import experiments
 
-    result = registry()["bias-variance"].run(seeds=2, progress=False, max_degree=12, datasets=100)
+    result = experiments()["bias-variance"].run(seeds=2, progress=False, max_degree=12, datasets=100)
     assert [row["degree"] for row in result["results"]] == list(range(1, 13))
     for row in result["results"]:
         assert {"bias2", "variance", "noise", "test_mse"} <= row.keys()
         assert row["max_relative_gap"] < 0.05
     assert result["decomposition_holds"] and result["interior_minimum"]
     with pytest.raises(ValueError, match="max-degree"):
-        registry()["bias-variance"].run(seeds=1, progress=False, max_degree=2)
+        experiments()["bias-variance"].run(seeds=1, progress=False, max_degree=2)
+    with pytest.raises(ValueError, match="datasets"):
+        experiments()["bias-variance"].run(seeds=1, progress=False, datasets=1)
+
+
+def test_the_experiment_is_the_chapters_with_its_budget():
+    from regbook.cli import experiments
+
+    exp = experiments()["bias-variance"]
+    assert exp.run is bias_variance and exp.run.__module__ == "regbook.chapters.bias_variance"
+    assert exp.seeds == 5 and exp.epochs is None  # the chapter's five seeds 0, ..., 4
+    assert {name: option[:2] for name, option in exp.options.items()} == {
+        "max_degree": (int, 15), "datasets": (int, 200), "n_train": (int, 30), "noise_std": (float, 0.3)}
+
+
+@pytest.mark.parametrize("option", [["--max-degree", "2"], ["--datasets", "1"], ["--noise-std", "-0.1"]])
+def test_the_cli_rejects_what_the_experiment_cannot_run(option, capsys):
+    from regbook.cli import main
+
+    assert main(["reproduce", "bias-variance", "--quiet", *option]) == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_the_experiment_rows_are_mean_and_std_of_its_curves():
+    result = bias_variance(seeds=3, progress=False, max_degree=5, datasets=20, n_train=25, noise_std=0.2)
+    assert json.loads(json.dumps(result)) == result
+    assert len(result["curves"]) == 3
+    for seed, curve in enumerate(result["curves"]):  # seed s is bias_variance_curve(s, ...)
+        assert curve == bias_variance_curve(seed, range(1, 6), task=SineTask(0.2), n_datasets=20, n_train=25)
+    for i, row in enumerate(result["results"]):
+        values = {key: [curve[i][key] for curve in result["curves"]] for key in ("bias2", "variance", "test_mse")}
+        for key in ("bias2", "variance", "test_mse"):
+            assert row[key] == pytest.approx(statistics.mean(values[key]), rel=1e-12)
+        assert row["test_mse_std"] == pytest.approx(statistics.stdev(values["test_mse"]), rel=1e-9)
+        assert row["noise"] == pytest.approx(0.04)
+    best = min(result["results"], key=lambda row: row["test_mse"])["degree"]
+    assert result["best_degree"] == best and result["tolerance"] == 0.05
+    single = bias_variance(seeds=1, progress=False, max_degree=3, datasets=5)
+    assert all(row["test_mse_std"] == 0.0 for row in single["results"])

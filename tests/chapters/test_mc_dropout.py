@@ -1,14 +1,19 @@
-"""Monte Carlo dropout (notebooks/mc_dropout.ipynb, exported to regbook.nb.mc_dropout)."""
+"""Monte Carlo dropout (notebooks/mc_dropout.ipynb, exported to regbook.chapters.mc_dropout)."""
+
+import json
 
 import numpy
 import pytest
 from mxnet import autograd, init, np, npx
 from mxnet.gluon import nn
 
-from regbook.nb.mc_dropout import (
+from regbook import cli, runs
+from regbook.chapters.mc_dropout import (
+    GROUPS,
     AlwaysDropout,
     dropout_mlp,
     group_entropies,
+    mc_dropout,
     mc_predict,
     noise_images,
     predictive_entropy,
@@ -65,7 +70,7 @@ def test_always_dropout_is_stochastic_in_predict_mode_even_hybridized():
     assert len({round(float(net(X)[0, 0]), 5) for _ in range(6)}) > 1
     identity = AlwaysDropout(0.0)
     numpy.testing.assert_array_equal(identity(X).asnumpy(), X.asnumpy())
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(ValueError, match=r"rate is a drop probability and must be a number in \[0, 1\), got 1\.0"):
         AlwaysDropout(1.0)
 
 
@@ -109,3 +114,62 @@ def test_group_entropies_splits_by_correctness():
 def test_dropout_mlp_needs_one_rate_per_layer():
     with pytest.raises(ValueError, match="one dropout rate"):
         dropout_mlp(hidden=(8, 8), rates=(0.5,))
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), "0.5", True, None])
+def test_always_dropout_rejects_what_is_not_a_rate_below_one(rate):
+    with pytest.raises(ValueError, match=r"rate is a drop probability .* \[0, 1\)"):
+        AlwaysDropout(rate)
+
+
+def test_always_dropout_stores_the_rate_as_a_float():
+    assert AlwaysDropout(0).rate == 0.0 and isinstance(AlwaysDropout(0).rate, float)
+    assert AlwaysDropout(0.25).rate == 0.25
+
+
+# --- the headline experiment: one function for the notebook and `python -m regbook reproduce` ---
+
+
+def test_the_cli_runs_the_chapter_function_with_the_chapter_budget():
+    exp = cli.experiments()["mc-dropout"]
+    assert exp.run is mc_dropout
+    assert (exp.seeds, exp.epochs) == (3, 3)  # the notebook's SEEDS and EPOCHS
+    defaults = {name: default for name, (_, default, _) in exp.options.items()}
+    assert defaults == {"num_samples": 30, "test_size": 2000, "num_train": 12000}  # T_MC, X_eval, TRAIN_SIZE
+
+
+def test_a_tiny_run_summarises_over_seeds_with_regbook_runs():
+    kept = {}
+    result = mc_dropout(seeds=2, epochs=1, num_samples=2, test_size=60, num_train=300, progress=False,
+                        keep=kept)
+    json.dumps(result)  # JSON-serialisable
+    assert result["experiment"] == "mc-dropout" and result["seeds"] == 2 and result["num_train"] == 300
+    assert [row["group"] for row in result["results"]] == list(GROUPS)
+    assert len(kept["nets"]) == 2 and len(kept["entropy_mc"]) == len(kept["entropy_det"]) == 2
+    assert len(kept["entropy_mc"][0]["uniform noise"]) == 30  # half as many noise images as test images
+    for row in result["results"]:
+        mc = [float(run[row["group"]].mean()) for run in kept["entropy_mc"]]
+        off = [float(run[row["group"]].mean()) for run in kept["entropy_det"]]
+        assert (row["mean_entropy"], row["std_over_seeds"]) == runs.mean_std(mc)
+        assert (row["dropout_off_mean"], row["dropout_off_std"]) == runs.mean_std(off)
+    assert (result["test_acc_mean"], result["test_acc_std"]) == runs.mean_std(result["test_acc_per_seed"])
+    assert result["entropy_in_dist_correct"] == result["results"][0]["mean_entropy"]
+
+
+def test_the_same_seed_gives_the_same_numbers():
+    kwargs = dict(seeds=1, epochs=1, num_samples=2, test_size=40, num_train=200, progress=False)
+    assert mc_dropout(**kwargs) == mc_dropout(**kwargs)
+
+
+def test_cli_old_options_still_work(capsys):
+    assert cli.main(["reproduce", "mc-dropout", "--seeds", "1", "--epochs", "1", "--num-samples", "2",
+                     "--test-size", "20", "--num-train", "200", "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["seeds"], result["epochs"], result["num_samples"], result["test_size"]) == (1, 1, 2, 20)
+
+
+@pytest.mark.parametrize("bad", [{"num_samples": 0}, {"test_size": 0}, {"test_size": 10001},
+                                 {"num_train": 0}, {"num_train": 60001}])
+def test_bad_budgets_are_rejected(bad):
+    with pytest.raises(ValueError, match="--num-samples must be >= 1"):
+        mc_dropout(**{"seeds": 1, "epochs": 1, "progress": False, **bad})

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))  # as when the tool runs as a script (it imports its siblings)
 spec = importlib.util.spec_from_file_location("homework", ROOT / "tools" / "homework.py")
 homework = importlib.util.module_from_spec(spec)

@@ -131,7 +131,7 @@ def test_download_failing_midway_leaves_nothing(server, tiny_fashion, monkeypatc
     spec = tiny_fashion["files"]["train_images"]
     with pytest.raises(data.DataError, match="stopped after"):
         data.download(spec, tiny_fashion["home"], base_url=server.url, progress=False)
-    assert list(tiny_fashion["home"].iterdir()) == []
+    assert not tiny_fashion["home"].exists(), "the folder the download made is removed again"
 
 
 def test_download_of_wrong_content_leaves_nothing(server, tiny_fashion):
@@ -139,14 +139,14 @@ def test_download_of_wrong_content_leaves_nothing(server, tiny_fashion):
     (tiny_fashion["source"] / spec.filename).write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"x" * 50))
     with pytest.raises(data.DataError):
         data.download(spec, tiny_fashion["home"], base_url=server.url, progress=False)
-    assert list(tiny_fashion["home"].iterdir()) == []
+    assert not tiny_fashion["home"].exists(), "the folder the download made is removed again"
 
 
 def test_download_404_is_a_clear_error(server, tiny_fashion):
     missing = data.IdxFile("no-such-file", "0" * 64, (1,))
     with pytest.raises(data.DataError, match="could not download.*Nothing was written"):
         data.download(missing, tiny_fashion["home"], base_url=server.url, progress=False)
-    assert list(tiny_fashion["home"].iterdir()) == []
+    assert not tiny_fashion["home"].exists(), "the folder the download made is removed again"
 
 
 def test_labels_to_text():
@@ -175,3 +175,65 @@ def test_array_batches_cover_every_example_once():
         data.ArrayBatches(features, numpy.arange(10), batch_size=0)
     with pytest.raises(ValueError, match="differ in length"):
         data.ArrayBatches(features, numpy.arange(9), batch_size=2)
+
+
+def test_a_failed_download_removes_the_folders_it_made(server, tiny_fashion, tmp_path):
+    missing = data.IdxFile("no-such-file", "0" * 64, (1,))
+    target = tmp_path / "new" / "deeper" / "fashion-mnist"
+    with pytest.raises(data.DataError, match="could not download"):
+        data.download(missing, target, base_url=server.url, progress=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_download_that_does_not_verify_names_no_deleted_file(server, tiny_fashion):
+    spec = tiny_fashion["files"]["train_images"]
+    (tiny_fashion["source"] / spec.filename).write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"x" * 50))
+    with pytest.raises(data.DataError) as caught:
+        data.download(spec, tiny_fashion["home"], base_url=server.url, progress=False)
+    message = str(caught.value)
+    assert "does not verify" in message and "nothing was written" in message
+    assert ".part" not in message and "delete that file" not in message
+
+
+def test_an_unwritable_data_folder_is_a_data_error_with_advice(tiny_fashion, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    spec = tiny_fashion["files"]["train_images"]
+    with pytest.raises(data.DataError, match=r"cannot write into .*REGBOOK_DATA"):
+        data.download(spec, blocker / "fashion-mnist", base_url="http://127.0.0.1:9/", progress=False)
+
+
+def test_a_full_disk_is_not_called_offline(tiny_fashion, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    spec = tiny_fashion["files"]["train_images"]
+    with pytest.raises(data.DataError) as caught:
+        data.download(spec, tmp_path / "fm", base_url="http://127.0.0.1:9/", progress=False)
+    assert "full" in str(caught.value) and "Offline" not in str(caught.value)
+    assert not (tmp_path / "fm").exists()
+
+
+@pytest.mark.parametrize("limit", [-5, 0, 60_001, 2.5, True])
+def test_a_training_limit_outside_the_data_is_refused(limit):
+    with pytest.raises(ValueError, match="limit_train"):
+        data.fashion_mnist_arrays_mx(limit_train=limit)
+
+
+def test_write_atomically_keeps_the_old_file_on_failure(tmp_path):
+    path = tmp_path / "record.json"
+    data.write_atomically(path, "old")
+
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(TypeError):
+        data.write_atomically(path, Unprintable())
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["record.json"]
+    data.write_atomically(path, "new")
+    assert path.read_text() == "new"

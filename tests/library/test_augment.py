@@ -1,9 +1,10 @@
-"""Each augmentation has the property that defines it (regbook.augment)."""
+"""Each augmentation has the property that defines it (regbook.augment); the Cutout block is in
+test_layers_cutout.py."""
 
 import numpy
 import pytest
-from mxnet import autograd, npx
 from mxnet import np as mnp
+from mxnet import npx
 
 import regbook  # noqa: F401  (compat shims before MXNet)
 from regbook import augment
@@ -23,7 +24,7 @@ def close(a, b, tol=1e-5):
     return float(numpy.abs(as_numpy(a) - as_numpy(b)).max()) <= tol
 
 
-# --- Cutout (shared API: the dropout chapter imports it) ---------------------------------------------
+# --- Cutout (the function; regbook.layers.Cutout wraps it) --------------------------------------------
 
 
 def test_cutout_zeroes_exactly_a_square_clipped_at_the_borders():
@@ -65,20 +66,9 @@ def test_cutout_centre_is_uniform_over_the_image():
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "4"])
 def test_cutout_rejects_bad_sizes(bad):
     with pytest.raises(ValueError, match="size"):
-        augment.Cutout(bad)
-    with pytest.raises(ValueError, match="size"):
         augment.cutout(batch(), bad)
-
-
-def test_cutout_block_only_acts_while_training():
-    block = augment.Cutout(6)
-    X = mnp.ones((4, 1, 8, 8))
-    assert close(as_numpy(block(X)), as_numpy(X), 0)
-    with autograd.record():
-        Y = block(X)
-    assert (as_numpy(Y) == 0).sum() > 0
-    with autograd.record(train_mode=False):
-        assert close(as_numpy(block(X)), as_numpy(X), 0)
+    with pytest.raises(ValueError, match="size"):
+        augment.cutout_mask((2, 1, 5, 5), bad)
 
 
 def test_cutout_rejects_unbatched_input():
@@ -280,20 +270,3 @@ def test_rotate_matches_mxnet_imrotate():
     for angle in (30.0, 90.0, -45.0):
         reference = mx.image.imrotate(X.as_nd_ndarray(), angle).as_np_ndarray()
         assert close(augment.rotate(X, angle), reference, 1e-4)
-
-
-def test_reproduce_experiments_report_every_setting():
-    from regbook.experiments import registry
-
-    experiments = registry()
-    result = experiments["augmentation"].run(seeds=2, epochs=1, progress=False, train_size=64)
-    assert [row["setting"] for row in result["results"]] == ["none", "augmented"]
-    for row in result["results"]:
-        assert row["seeds"] == 2 and 0 <= row["test_acc_mean"] <= 1 and row["test_acc_std"] >= 0
-        assert abs(row["gap_mean"] - (row["train_acc_mean"] - row["test_acc_mean"])) < 1e-12
-    assert isinstance(result["augmented_beats_none_by_more_than_one_std"], bool)
-    shortcut = experiments["orientation-shortcut"].run(seeds=2, epochs=1, progress=False, per_class=20)
-    assert [row["setting"] for row in shortcut["results"]] == ["none", "flip"]
-    assert all(0 <= row["mirrored_acc_mean"] <= 1 for row in shortcut["results"])
-    with pytest.raises(ValueError, match="train_size"):
-        experiments["augmentation"].run(seeds=1, epochs=1, progress=False, train_size=3)

@@ -1,4 +1,5 @@
-"""The patience-based early-stopping helper: when it stops, what it restores, what it rejects."""
+"""Early stopping in regbook.training: the patience-based :class:`EarlyStopping` helper (when it stops, what
+it restores, what it rejects), :func:`weight_norm`, and ``training.fit(..., stopper=...)``."""
 
 import math
 
@@ -6,8 +7,8 @@ import numpy
 import pytest
 
 from regbook import compat as _compat  # noqa: F401
-from regbook.early_stopping import EarlyStopping, StoppingHistory, train_with_early_stopping, weight_norm
-from regbook.training import History
+from regbook import training
+from regbook.training import EarlyStopping, History, evaluate_accuracy, weight_norm
 
 
 def _net(seed=0):
@@ -40,6 +41,17 @@ def _run(scores, **kwargs):
         if stopper.step(score):
             break
     return stopper
+
+
+def _batches(seed, n=40, random_labels=True):
+    from mxnet import np
+
+    from regbook.data import ArrayBatches
+
+    rng = numpy.random.default_rng(seed)
+    X = rng.normal(size=(n, 5)).astype("float32")
+    y = rng.integers(0, 3, n).astype("int32") if random_labels else (X[:, 0] > 0).astype("int32")
+    return X, y, ArrayBatches(np.array(X), np.array(y), 20, seed=0)
 
 
 def test_stops_after_exactly_patience_epochs_without_improvement():
@@ -161,7 +173,7 @@ def test_weight_norm_counts_weights_only():
     assert weight_norm(net) == pytest.approx(expected, rel=1e-6)
 
 
-def test_training_loop_stops_and_restores_on_a_tiny_problem():
+def test_fit_with_a_stopper_stops_and_restores_on_a_tiny_problem():
     from mxnet import gluon, np
 
     from regbook.data import ArrayBatches
@@ -174,76 +186,55 @@ def test_training_loop_stops_and_restores_on_a_tiny_problem():
     net = _net()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     stopper = EarlyStopping(patience=2)
-    history = train_with_early_stopping(net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step,
-                                        30, stopper, plot=False, progress=False)
-    assert isinstance(history, StoppingHistory) and isinstance(history, History)
+    history = training.fit(net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), 30, trainer.step,
+                           plot=False, progress=False, stopper=stopper)
+    assert isinstance(history, History)
     assert history.val_acc is history.test_acc and history.train_loss is history.loss
     assert len(history.seconds) == history.epochs and history.sec_per_epoch > 0
     assert history.stopped_epoch is not None and history.epochs == history.stopped_epoch <= 30
     assert history.best_epoch == stopper.best_epoch
     assert len(history.weight_norm) == len(history.train_loss) == history.epochs
-    from regbook.training import evaluate_accuracy
-
+    assert history.weight_norm[-1] != pytest.approx(weight_norm(net))  # the best epoch's weights are back
     assert evaluate_accuracy(net, val) == pytest.approx(stopper.best_score)
 
 
+def test_fit_without_a_stopper_leaves_the_early_stopping_fields_empty():
+    from mxnet import gluon
+
+    *_, batches = _batches(3, random_labels=False)
+    net = _net()
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    history = training.fit(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 3, trainer.step,
+                           plot=False, progress=False)
+    assert history.epochs == 3 and history.weight_norm == []
+    assert history.best_epoch is None and history.stopped_epoch is None
+    tracked = training.fit(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 2, trainer.step,
+                           plot=False, progress=False, track_weight_norm=True)
+    assert len(tracked.weight_norm) == 2 and tracked.weight_norm[-1] == pytest.approx(weight_norm(net))
+
+
 def test_run_to_end_keeps_the_stoppers_choice():
-    from mxnet import gluon, np
+    from mxnet import gluon
 
-    from regbook.data import ArrayBatches
-
-    rng = numpy.random.default_rng(1)
-    X = rng.normal(size=(40, 5)).astype("float32")
-    batches = ArrayBatches(np.array(X), np.array(rng.integers(0, 3, 40).astype("int32")), 20, seed=0)
+    *_, batches = _batches(1)
     net = _net()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
     stopper = EarlyStopping(patience=1)
-    history = train_with_early_stopping(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(),
-                                        trainer.step, 12, stopper, run_to_end=True, restore_best=False,
-                                        plot=False, progress=False)
+    history = training.fit(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 12, trainer.step,
+                           plot=False, progress=False, stopper=stopper, run_to_end=True, restore_best=False)
     assert history.epochs == 12
     assert history.stopped_epoch is not None and history.stopped_epoch < 12
     assert len(stopper.scores) == history.stopped_epoch  # frozen after the stop
     assert history.best_epoch <= history.stopped_epoch
-    with pytest.raises(ValueError, match="max_epochs"):
-        train_with_early_stopping(net, batches, batches, None, trainer.step, 0, EarlyStopping(),
-                                  plot=False, progress=False)
-
-
-def test_flip_labels_changes_exactly_the_fraction_and_always_to_another_class():
-    from regbook.nb.early_stopping import flip_labels
-
-    labels = numpy.arange(1000) % 10
-    noisy = flip_labels(labels, 0.3, seed=0)
-    changed = noisy != labels
-    assert changed.sum() == 300
-    assert set(numpy.unique(noisy)) <= set(range(10))
-    assert numpy.array_equal(flip_labels(labels, 0.3, seed=0), noisy)  # reproducible
-    assert not numpy.array_equal(flip_labels(labels, 0.3, seed=1), noisy)
-    counts = numpy.bincount((noisy[changed] - labels[changed]) % 10, minlength=10)
-    assert counts[0] == 0 and counts[1:].min() > 10  # every other class is reachable, none is the same
-    assert numpy.array_equal(flip_labels(labels, 0.0), labels)
-    with pytest.raises(ValueError):
-        flip_labels(labels, 1.5)
-
-
-def test_reproduce_early_stopping_reports_best_and_last():
-    from regbook.experiments import registry
-
-    exp = registry()["early-stopping"]
-    result = exp.run(seeds=1, epochs=2, progress=False, wd="")
-    assert {"best_epoch", "test_acc_best", "test_acc_last"} <= result.keys()
-    assert 1 <= result["best_epoch"] <= 2
-    assert 0.1 < result["test_acc_best"] <= 1 and 0.1 < result["test_acc_last"] <= 1
-    assert [row["variant"] for row in result["results"]] == ["no penalty"]
-    with pytest.raises(ValueError, match="--wd"):
-        exp.run(seeds=1, epochs=1, progress=False, wd="a,b")
+    assert history.weight_norm[-1] == pytest.approx(weight_norm(net))  # restore_best=False: the last weights
+    with pytest.raises(ValueError, match="num_epochs"):
+        training.fit(net, batches, batches, None, 0, trainer.step, plot=False, progress=False,
+                     stopper=EarlyStopping())
 
 
 def test_live_plot_gets_every_point_but_is_redrawn_only_every_k_epochs():
-    from mxnet import gluon, np
+    from mxnet import gluon
 
-    from regbook.data import ArrayBatches
     from regbook.plotting import LivePlot
 
     class CountingPlot(LivePlot):
@@ -257,9 +248,7 @@ def test_live_plot_gets_every_point_but_is_redrawn_only_every_k_epochs():
 
     import IPython.display
 
-    rng = numpy.random.default_rng(2)
-    X = rng.normal(size=(40, 5)).astype("float32")
-    batches = ArrayBatches(np.array(X), np.array(rng.integers(0, 3, 40).astype("int32")), 20, seed=0)
+    *_, batches = _batches(2)
     net = _net()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
     plot = CountingPlot()
@@ -267,13 +256,13 @@ def test_live_plot_gets_every_point_but_is_redrawn_only_every_k_epochs():
     original = IPython.display.display, IPython.display.clear_output
     IPython.display.display, IPython.display.clear_output = (lambda *a, **k: shown.append(a)), (lambda **k: None)
     try:
-        train_with_early_stopping(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), trainer.step, 7,
-                                  EarlyStopping(patience=100), plot=plot, progress=False, redraw_every=3)
+        training.fit(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 7, trainer.step, plot=plot,
+                     progress=False, stopper=EarlyStopping(patience=100), redraw_every=3, test_label="val acc")
     finally:
         IPython.display.display, IPython.display.clear_output = original
     assert plot.series["val acc"][0] == [1, 2, 3, 4, 5, 6, 7]  # every epoch recorded
     assert plot.redraws == [3, 6, 7] and len(shown) == 3  # redrawn every 3rd epoch and at the last
     assert plot.live  # the plot stays live afterwards
     with pytest.raises(ValueError, match="redraw_every"):
-        train_with_early_stopping(net, batches, batches, None, trainer.step, 1, EarlyStopping(), plot=False,
-                                  progress=False, redraw_every=0)
+        training.fit(net, batches, batches, None, 1, trainer.step, plot=False, progress=False,
+                     stopper=EarlyStopping(), redraw_every=0)

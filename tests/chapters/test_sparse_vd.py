@@ -1,19 +1,24 @@
-"""Sparse variational dropout (notebooks/sparse_vd.ipynb, exported to regbook.nb.sparse_vd)."""
+"""Sparse variational dropout (notebooks/sparse_vd.ipynb, exported to regbook.chapters.sparse_vd)."""
+
+import json
 
 import numpy
 import pytest
 from mxnet import autograd, init, np
 
-from regbook.nb.sparse_vd import (
+from regbook import cli, runs
+from regbook.chapters.sparse_vd import (
     K1,
     K2,
     K3,
+    LAYER_KEYS,
     SparseVDDense,
     SparseVDWeightTerms,
     dense_mlp,
     kl_approx,
     lrt_moments,
     sparse_from_dense,
+    sparse_vd,
     sparsity,
     svd_objective,
 )
@@ -148,3 +153,45 @@ def test_training_forward_stores_the_layer_kl():
     with autograd.record():
         layer(np.ones((3, 6)))
     assert float(layer.last_kl) == pytest.approx(float(layer.kl()), rel=1e-5)
+
+
+# --- the headline experiment: one function for the notebook and `python -m regbook reproduce` ---
+
+
+def test_the_cli_runs_the_chapter_function_with_the_chapter_budget():
+    exp = cli.experiments()["sparse-vd"]
+    assert exp.run is sparse_vd
+    assert (exp.seeds, exp.epochs) == (3, 4)  # the notebook's SEEDS and SVD_EPOCHS
+    defaults = {name: default for name, (_, default, _) in exp.options.items()}
+    assert defaults == {"dense_epochs": 4, "num_train": 20000}  # DENSE_EPOCHS, NUM_TRAIN
+
+
+def test_a_tiny_run_reports_every_seed_and_the_mean_and_std_from_regbook_runs():
+    kept = {}
+    result = sparse_vd(seeds=2, epochs=1, dense_epochs=1, num_train=256, progress=False, keep=kept)
+    json.dumps(result)  # JSON-serialisable
+    assert (result["seeds"], result["epochs"], result["dense_epochs"], result["num_train"]) == (2, 1, 1, 256)
+    rows = result["results"]
+    assert [row["seed"] for row in rows] == [0, 1] and len(kept["nets"]) == len(kept["curves"]) == 2
+    for key in ("pruned_fraction", "test_acc_dense", "test_acc_unpruned", "test_acc_sparse", *LAYER_KEYS):
+        assert (result[key], result[key + "_std"]) == runs.mean_std([row[key] for row in rows])
+    for row, net in zip(rows, kept["nets"].values(), strict=True):
+        assert row["pruned_fraction"] == sparsity(net)
+        assert row["drop_points"] == 100 * (row["test_acc_dense"] - row["test_acc_sparse"])
+        assert all(0 <= row[key] <= 1 for key in LAYER_KEYS)
+    assert result["drop_points_mean"] == runs.mean_std([row["drop_points"] for row in rows])[0]
+    assert LAYER_KEYS == ("pruned_784_300", "pruned_300_100", "pruned_100_10")
+
+
+def test_cli_old_options_still_work(capsys):
+    assert cli.main(["reproduce", "sparse-vd", "--seeds", "1", "--epochs", "1", "--dense-epochs", "1",
+                     "--num-train", "128", "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["seeds"], result["epochs"], result["dense_epochs"], result["num_train"]) == (1, 1, 1, 128)
+    assert len(result["results"]) == 1
+
+
+@pytest.mark.parametrize("bad", [{"num_train": 0}, {"num_train": 60001}, {"dense_epochs": 0}])
+def test_bad_budgets_are_rejected(bad):
+    with pytest.raises(ValueError, match="--num-train must be between 1 and 60000"):
+        sparse_vd(**{"seeds": 1, "epochs": 1, "progress": False, **bad})

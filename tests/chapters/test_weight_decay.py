@@ -1,10 +1,13 @@
-"""Tests of the weight-decay chapter's code (regbook.nb.weight_decay) and its two experiments."""
+"""Tests of the weight-decay chapter's code (regbook.chapters.weight_decay) and its two experiments."""
+
+import json
+import statistics
 
 import numpy as onp
 import pytest
 from mxnet import autograd, np, npx
 
-from regbook.nb import weight_decay as wd  # conftest has imported regbook (its MXNet shims) first
+from regbook.chapters import weight_decay as wd  # conftest has imported regbook (its MXNet shims) first
 
 npx.set_np()
 
@@ -129,7 +132,7 @@ def test_tanh_linear_threshold():
 
 
 def test_experiments_are_registered_and_hold_their_claims_on_a_short_run():
-    from regbook.experiments import registry
+    from regbook.cli import experiments as registry
 
     experiments = registry()
     assert {"weight-decay", "l1-sparsity"} <= set(experiments)
@@ -145,6 +148,51 @@ def test_experiments_are_registered_and_hold_their_claims_on_a_short_run():
     assert {"train_loss", "test_loss", "w_norm"} <= set(result["results"][0])
     with pytest.raises(ValueError, match="steps"):
         experiments["weight-decay"].run(seeds=1, progress=False, steps=0)
+    with pytest.raises(ValueError, match="steps"):
+        experiments["l1-sparsity"].run(seeds=1, progress=False, steps=0)
+
+
+def test_the_experiments_are_the_chapters_with_its_budget():
+    from regbook.cli import experiments
+
+    found = experiments()
+    for name, run, steps in (("weight-decay", wd.weight_decay, 300), ("l1-sparsity", wd.l1_sparsity, 800)):
+        exp = found[name]
+        assert exp.run is run and exp.run.__module__ == "regbook.chapters.weight_decay"
+        assert exp.seeds == 3 and exp.epochs is None  # the chapter's seeds 0, 1, 2
+        assert list(exp.options) == ["steps"] and exp.options["steps"][:2] == (int, steps)
+
+
+def test_the_experiment_rows_are_mean_and_std_over_the_seeds_of_its_arrays():
+    result = wd.weight_decay(seeds=2, progress=False, steps=30, arrays=True)
+    arrays = result.pop("arrays")
+    assert json.loads(json.dumps(result)) == result
+    assert set(arrays) == {"train_loss", "valid_loss", "test_loss", "w_norm"}
+    assert arrays["test_loss"].shape == (2, len(wd.LAMS_LINEAR))
+    chosen = arrays["valid_loss"].argmin(axis=1)
+    assert result["chosen_lambda_per_seed"] == [wd.LAMS_LINEAR[k] for k in chosen]
+    for k, row in enumerate(result["results"]):
+        assert row["lambda"] == wd.LAMS_LINEAR[k] and row["wd"] == pytest.approx(wd.LAMS_LINEAR[k] / 20)
+        for key in ("train_loss", "valid_loss", "test_loss", "w_norm"):
+            values = [float(v) for v in arrays[key][:, k]]
+            assert row[key] == pytest.approx(statistics.mean(values), abs=1e-6)
+            assert row[f"{key}_std"] == pytest.approx(statistics.stdev(values), abs=1e-6)
+        assert row["seeds_choosing_it"] == int((chosen == k).sum())
+    assert "arrays" not in wd.weight_decay(seeds=1, progress=False, steps=5)
+
+    result = wd.l1_sparsity(seeds=2, progress=False, steps=40, arrays=True)
+    arrays = result.pop("arrays")
+    assert json.loads(json.dumps(result)) == result
+    assert [(row["penalty"], row["lambda"]) for row in result["results"]] == [
+        (penalty, lam) for penalty in ("l1", "l2") for lam in wd.LAMS_LOGISTIC]
+    for row in result["results"]:
+        k = wd.LAMS_LOGISTIC.index(row["lambda"])
+        for key in ("zero_fraction", "test_acc"):
+            values = [float(v) for v in arrays[row["penalty"]][key][:, k]]
+            assert row[key] == pytest.approx(statistics.mean(values), abs=1e-6)
+            assert row[f"{key}_std"] == pytest.approx(statistics.stdev(values), abs=1e-6)
+    sparser = bool((arrays["l1"]["zero_fraction"] > arrays["l2"]["zero_fraction"]).all())
+    assert result["l1_sparser_than_l2_at_every_lambda_and_seed"] == sparser
 
 
 def test_tanh_mlp_fit_trains_independent_networks_and_the_penalty_shrinks_them():

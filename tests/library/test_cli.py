@@ -4,15 +4,14 @@ import json
 import subprocess
 import sys
 
-from regbook import cli
-from regbook.experiments import Experiment, experiment, format_table, registry
+from regbook import cli, runs
 
 
 def test_list_names_every_registered_experiment(capsys):
     assert cli.main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    for name in registry():
-        assert name in out
+    for exp in cli.experiments().values():
+        assert exp.name in out
     assert "dropout-mlp" in out
 
 
@@ -33,29 +32,12 @@ def test_json_output_of_a_registered_experiment(capsys, monkeypatch):
         calls.update(seeds=seeds, epochs=epochs, scale=scale)
         return {"experiment": "unit-test", "results": [{"variant": "a", "value": 0.5 * scale}]}
 
-    monkeypatch.setitem(sys.modules["regbook.experiments"]._REGISTRY, "unit-test",
-                        Experiment("unit-test", "test only", fake, 2, 3, {"scale": (float, 1.0, "")}))
+    cli.experiments()
+    monkeypatch.setitem(runs.REGISTRY, "unit-test",
+                        runs.Experiment("unit-test", "test only", fake, 2, 3, {"scale": (float, 1.0, "")}))
     assert cli.main(["reproduce", "unit-test", "--json", "--epochs", "4", "--scale", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["results"] == [{"variant": "a", "value": 1.0}]
     assert calls == {"seeds": 2, "epochs": 4, "scale": 2.0}
-
-
-def test_registering_two_functions_under_one_name_fails():
-    experiment("unit-dup", "x")(lambda **kw: {})
-    try:
-        experiment("unit-dup", "y")(lambda **kw: {})
-    except ValueError as exc:
-        assert "twice" in str(exc)
-    else:
-        raise AssertionError("a second registration must fail")
-    finally:
-        sys.modules["regbook.experiments"]._REGISTRY.pop("unit-dup", None)
-
-
-def test_format_table_aligns_columns():
-    text = format_table({"experiment": "e", "results": [{"a": 1.0, "b": "x"}, {"a": 0.25, "b": "long"}]})
-    lines = text.splitlines()
-    assert lines[0] == "e" and lines[1].split() == ["a", "b"] and "0.2500" in lines[4]
 
 
 def test_data_command_reports_fashion_mnist():
@@ -71,3 +53,27 @@ def test_help_after_an_experiment_name_lists_its_own_options(capsys):
     assert "--record" in capsys.readouterr().out
     assert cli.main(["reproduce", "--help"]) == 0
     assert "--list" in capsys.readouterr().out
+
+
+def test_an_alias_runs_the_same_experiment(capsys, monkeypatch):
+    cli.experiments()
+
+    def fake(seeds, progress):
+        return {"experiment": "unit-new", "results": [{"seeds": seeds}]}
+
+    monkeypatch.setitem(runs.REGISTRY, "unit-new", runs.Experiment("unit-new", "test only", fake, 2,
+                                                                  aliases=("unit-old",)))
+    assert cli.main(["reproduce", "unit-old", "--json", "--seeds", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == [{"seeds": 5}]
+    assert cli.main(["reproduce", "--list"]) == 0
+    assert "unit-old" not in capsys.readouterr().out
+
+
+def test_every_chapter_registers_its_experiments_in_its_own_module():
+    found = cli.experiments()
+    modules = {exp.run.__module__ for exp in found.values()}
+    assert modules and all(module.startswith("regbook.chapters.") for module in modules), modules
+    for name in ("dropout-mlp", "dropout-variants", "mc-dropout", "sparse-vd", "rnn-dropout", "early-stopping",
+                 "goalkeeper", "football", "bias-variance", "weight-decay", "l1-sparsity", "augmentation",
+                 "orientation-shortcut", "dropout-mlp-wobble"):
+        assert name in found, name

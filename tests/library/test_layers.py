@@ -1,4 +1,5 @@
-"""regbook.dropout: each block's defining property, in training and in inference mode, eager and hybridized."""
+"""regbook.layers: each dropout block's defining property, in training and in inference mode, eager and
+hybridized. (``InvertedDropout`` is the dropout-family chapter's: tests/chapters/test_dropout_family.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from mxnet import autograd, init, np, npx
 
 import regbook  # noqa: F401
 from regbook import augment
-from regbook import dropout as D
+from regbook import layers as D
 
 npx.set_np()
 
@@ -42,7 +43,7 @@ def positive(shape, low=0.5):
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True, "0.5", None])
 @pytest.mark.parametrize("make", [
-    D.StandardDropout, D.InvertedDropout, D.GaussianDropout, D.SpatialDropout, D.MaxPoolDropout, D.MaxDrop,
+    D.StandardDropout, D.GaussianDropout, D.SpatialDropout, D.MaxPoolDropout, D.MaxDrop,
     lambda p: D.DropConnectDense(4, 3, p),
 ])
 def test_invalid_rates_raise(make, bad):
@@ -64,7 +65,7 @@ def test_gaussian_dropout_rejects_p_one_and_other_bad_options():
     assert D.check_rate(0) == 0.0 and D.check_rate(1) == 1.0
 
 
-# ------------------------------------------------------------------------------------------ standard / inverted
+# ---------------------------------------------------------------------------------------------------- standard
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])
@@ -85,31 +86,6 @@ def test_standard_dropout_extreme_rates():
     assert not train(D.StandardDropout(1), x).any() and not predict(D.StandardDropout(1), x).any()
 
 
-def test_inverted_dropout_calls_the_chapter_function(monkeypatch):
-    from regbook.nb import dropout as chapter
-
-    calls = []
-
-    def spy(X, p):
-        calls.append(p)
-        return X * 0 + 7
-
-    monkeypatch.setattr(chapter, "dropout_layer", spy)
-    x = positive((3, 4))
-    assert (train(D.InvertedDropout(0.3), x) == 7).all()
-    assert calls == [0.3]
-    assert numpy.array_equal(predict(D.InvertedDropout(0.3), x), x.asnumpy()) and calls == [0.3]
-
-
-def test_inverted_dropout_preserves_expectation_and_is_identity_at_test_time():
-    p = 0.4
-    block = D.InvertedDropout(p)
-    x = positive((300, 100))
-    y, xs = train(block, x), x.asnumpy()
-    kept = y != 0
-    numpy.testing.assert_allclose(y[kept], xs[kept] / (1 - p), rtol=1e-5)
-    assert abs(y.mean() / xs.mean() - 1) < 0.02
-    assert numpy.array_equal(predict(block, x), xs)
 
 
 # ---------------------------------------------------------------------------------------------------- Gaussian
@@ -124,13 +100,6 @@ def test_gaussian_dropout_noise_has_mean_one_and_variance_p_over_1_minus_p(p):
     assert abs(noise.var() / (p / (1 - p)) - 1) < 0.03
     assert numpy.array_equal(predict(block, x), x.asnumpy())
 
-
-def test_gaussian_noise_variance_matches_inverted_dropout_mask_not_the_seeds_p_times_1_minus_p():
-    p = 0.5
-    mask = train(D.InvertedDropout(p), np.ones((400, 250)))
-    noise = train(D.GaussianDropout(p), np.ones((400, 250)))
-    assert abs(mask.var() - noise.var()) < 0.05
-    assert abs(noise.var() - p * (1 - p)) > 0.5  # 1.0, not 0.25
 
 
 # ---------------------------------------------------------------------------------------------------- spatial
@@ -340,8 +309,8 @@ def test_training_flag_reads_the_mode_inside_a_hybridized_graph():
     assert predict(block, x).tolist() == [0.0, 0.0]
 
 
-def test_cutout_is_the_augmentation_modules():
-    assert D.Cutout is augment.Cutout and D.cutout is augment.cutout
+def test_cutout_block_applies_the_augmentation_modules_function():
+    assert D.cutout is augment.cutout  # one implementation: regbook.augment's
     block = D.Cutout(3)
     x = positive((4, 1, 8, 8))
     y = train(block, x)
