@@ -315,6 +315,22 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
     return history
 
 
+def fit_arrays(net, arrays, num_epochs: int, *, lr: float, batch_size: int, seed: int, optimizer: str = "adam",
+               test_batch_size: int = 1000, plot: LivePlot | bool = False, progress: bool = True,
+               desc: str = "training") -> History:
+    """:func:`fit` an initialized classifier on ``arrays = (X_train, y_train, X_test, y_test)`` with a Gluon
+    ``optimizer`` at learning rate ``lr``; minibatches of ``batch_size`` reshuffled every epoch from ``seed``."""
+    from mxnet import gluon
+
+    from regbook.data import ArrayBatches
+
+    X_train, y_train, X_test, y_test = arrays
+    trainer = gluon.Trainer(net.collect_params(), optimizer, {"learning_rate": check_learning_rate(lr)})
+    batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
+    return fit(net, batches, ArrayBatches(X_test, y_test, test_batch_size), gluon.loss.SoftmaxCrossEntropyLoss(),
+               num_epochs, trainer.step, plot=plot, progress=progress, desc=desc)
+
+
 def _add_point(plot: LivePlot, x: float, values: dict, redraw: bool) -> None:
     """``plot.add`` that redraws a live plot only when ``redraw`` (the points are recorded either way)."""
     live = plot.live

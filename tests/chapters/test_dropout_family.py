@@ -8,10 +8,10 @@ import inspect
 import json
 import math
 
-import mxnet as mx
 import numpy
 import pytest
-from mxnet import autograd, np, npx
+from blocks import positive, predict, seed_all, train  # tests/blocks.py
+from mxnet import np, npx
 
 from regbook import cli, runs
 from regbook import layers as D
@@ -23,22 +23,7 @@ npx.set_np()
 
 @pytest.fixture(autouse=True)
 def _seed():
-    mx.random.seed(42)
-    numpy.random.seed(42)
-
-
-def train(block, x):
-    with autograd.train_mode():
-        return block(x).asnumpy()
-
-
-def predict(block, x):
-    with autograd.predict_mode():
-        return block(x).asnumpy()
-
-
-def positive(shape, low=0.5):
-    return np.random.uniform(low, 2.0, size=shape)
+    seed_all(42)
 
 
 # ---------------------------------------------------------------------------------------------- InvertedDropout

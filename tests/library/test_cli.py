@@ -22,7 +22,7 @@ def test_unknown_experiment_is_an_error(capsys):
 
 def test_bad_seed_count_is_an_error(capsys):
     assert cli.main(["reproduce", "dropout-mlp", "--seeds", "0"]) == 2
-    assert "--seeds must be at least 1" in capsys.readouterr().err
+    assert "--seeds must be between 1 and 100, got 0" in capsys.readouterr().err
 
 
 def test_json_output_of_a_registered_experiment(capsys, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,55 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD, FAILED, INTERRUPTED = 2, 1, 130
 
 # (case id, arguments, exit status, a phrase the one line must contain)
-CASES = [
-    ("unknown experiment", ["reproduce", "no-such-thing"], BAD, "unknown experiment"),
-    ("unknown command", ["frobnicate"], BAD, "invalid choice"),
-    ("no command", [], BAD, "required"),
-    ("seeds zero", ["reproduce", "dropout-mlp", "--seeds", "0"], BAD, "--seeds must be between 1 and 100"),
-    ("seeds negative", ["reproduce", "dropout-mlp", "--seeds", "-3"], BAD, "--seeds must be"),
-    ("seeds huge", ["reproduce", "dropout-mlp", "--seeds", "1000000000000"], BAD, "--seeds must be"),
-    ("seeds not a number", ["reproduce", "dropout-mlp", "--seeds", "abc"], BAD, "whole number"),
-    ("epochs zero", ["reproduce", "dropout-mlp", "--epochs", "0"], BAD, "--epochs must be"),
-    ("epochs huge", ["reproduce", "dropout-mlp", "--epochs", "5000"], BAD, "--epochs must be"),
-    ("epochs on an experiment without epochs", ["reproduce", "bias-variance", "--epochs", "3"], BAD,
-     "takes no --epochs"),
-    ("unknown option", ["reproduce", "dropout-mlp", "--no-such-option", "1"], BAD, "unrecognized arguments"),
-    ("extra words after --list", ["reproduce", "--list", "extra"], BAD, "unrecognized arguments"),
-    ("data: unknown option", ["data", "--bogus"], BAD, "unrecognized arguments"),
-    ("noise std nan", ["reproduce", "bias-variance", "--noise-std", "nan"], BAD, "finite number"),
-    ("noise std infinite", ["reproduce", "bias-variance", "--noise-std", "inf"], BAD, "finite number"),
-    ("noise std negative", ["reproduce", "bias-variance", "--noise-std", "-1"], BAD, "--noise-std must be"),
-    ("max degree too small", ["reproduce", "bias-variance", "--max-degree", "2"], BAD, "--max-degree"),
-    ("limit beyond the data set", ["reproduce", "dropout-variants", "--limit-train", "100000"], BAD,
-     "--limit-train must be between 1 and 60000"),
-    ("limit zero", ["reproduce", "dropout-variants", "--limit-train", "0"], BAD, "--limit-train must be"),
-    ("negative epochs option", ["reproduce", "dropout-variants", "--mlp-epochs", "-1"], BAD, "--mlp-epochs"),
-    ("unknown variant", ["reproduce", "dropout-variants", "--variants", "nosuch", "--quiet"], BAD, "nosuch"),
-    ("train size too small", ["reproduce", "augmentation", "--train-size", "5"], BAD, "--train-size"),
-    ("per class zero", ["reproduce", "orientation-shortcut", "--per-class", "0"], BAD, "--per-class"),
-    ("goalkeeper data not a .mat", ["reproduce", "goalkeeper", "--data", "/etc/passwd"], BAD, ".mat"),
-    ("goalkeeper data missing", ["reproduce", "football", "--data", "/no/such/data.mat"], BAD, "no such file"),
-    ("goalkeeper iterations zero", ["reproduce", "goalkeeper", "--iterations", "0"], BAD, "--iterations"),
-    ("mc samples zero", ["reproduce", "mc-dropout", "--num-samples", "0"], BAD, "--num-samples"),
-    ("sparse-vd beyond the data", ["reproduce", "sparse-vd", "--num-train", "70000"], BAD, "--num-train"),
-    ("rnn rate one", ["reproduce", "rnn-dropout", "--rate", "1.5"], BAD, "--rate"),
-    ("rnn rate nan", ["reproduce", "rnn-dropout", "--rate", "nan"], BAD, "finite number"),
-    ("early-stopping noise above one", ["reproduce", "early-stopping", "--noise", "1.5"], BAD, "--noise"),
-    ("early-stopping negative rate", ["reproduce", "early-stopping", "--lr", "-0.1"], BAD, "--lr"),
-    ("weight decay steps zero", ["reproduce", "weight-decay", "--steps", "0"], BAD, "--steps"),
-    ("l1 sparsity too many seeds", ["reproduce", "l1-sparsity", "--seeds", "101"], BAD, "--seeds must be"),
-    ("wobble epochs zero", ["reproduce", "dropout-mlp-wobble", "--epochs", "0"], BAD, "--epochs must be"),
-    ("record into a missing folder", ["reproduce", "dropout-mlp", "--record", "/no/such/folder/runs.json"], BAD,
-     "does not exist"),
-    ("record onto a folder", ["reproduce", "dropout-mlp", "--record", "."], BAD, "folder"),
-    ("record where nothing can be written", ["reproduce", "dropout-mlp", "--record", "/proc/runs.json"], BAD,
-     "cannot write there"),
-]
+CASES = yaml.safe_load((Path(__file__).with_name("cli_bad_inputs.yaml")).read_text(encoding="utf-8"))
+"""One bad command line a row: ``case``, ``args`` (split like a shell would), the exit ``status`` and a phrase
+that the one error line ``says``."""
 
 
 def run_cli(args: list[str], cwd: Path, env: dict | None = None, stdout=subprocess.PIPE, timeout: int = 180):
@@ -76,9 +37,10 @@ def assert_one_line(stderr: str, phrase: str) -> None:
     assert phrase.lower() in lines[0].lower(), lines[0]
 
 
-@pytest.mark.parametrize(("args", "status", "phrase"), [case[1:] for case in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_gets_one_clear_line(args, status, phrase, tmp_path):
+@pytest.mark.parametrize("case", CASES, ids=[case["case"] for case in CASES])
+def test_bad_input_gets_one_clear_line(case, tmp_path):
     started = time.monotonic()
+    args, status, phrase = shlex.split(case["args"]), case["status"], case["says"]
     result = run_cli(args, tmp_path)
     assert result.returncode == status, (result.returncode, result.stderr)
     assert_one_line(result.stderr, phrase)

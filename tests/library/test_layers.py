@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import math
 
-import mxnet as mx
 import numpy
 import pytest
-from mxnet import autograd, init, np, npx
+from blocks import positive, predict, seed_all, train  # tests/blocks.py
+from mxnet import init, np, npx
 
 import regbook  # noqa: F401
 from regbook import augment
@@ -20,22 +20,7 @@ npx.set_np()
 
 @pytest.fixture(autouse=True)
 def _seed():
-    mx.random.seed(42)
-    numpy.random.seed(42)
-
-
-def train(block, x):
-    with autograd.train_mode():
-        return block(x).asnumpy()
-
-
-def predict(block, x):
-    with autograd.predict_mode():
-        return block(x).asnumpy()
-
-
-def positive(shape, low=0.5):
-    return np.random.uniform(low, 2.0, size=shape)
+    seed_all(42)
 
 
 # ---------------------------------------------------------------------------------------------------- rates

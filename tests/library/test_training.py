@@ -164,3 +164,24 @@ def test_a_hybridized_network_given_the_wrong_shape_says_so():
     net(np.ones((2, 784)))
     with pytest.raises(ValueError, match=r"cannot take inputs of shape \(3, 100\)"):
         training.evaluate_accuracy(net, [(np.ones((3, 100)), np.zeros(3))])
+
+
+def test_fit_arrays_is_fit_with_a_trainer_and_shuffled_batches():
+    X, y = tiny_problem(n=256)
+    arrays = (np.array(X), np.array(y), np.array(X[:64]), np.array(y[:64]))
+
+    def fresh():
+        set_seed(0)
+        net = nn.Dense(2)
+        net.initialize(init.Normal(0.1))
+        return net
+
+    net = fresh()
+    history = training.fit_arrays(net, arrays, 3, lr=0.01, batch_size=32, seed=5, progress=False)
+    reference = fresh()
+    trainer = gluon.Trainer(reference.collect_params(), "adam", {"learning_rate": 0.01})
+    expected = training.fit(reference, data.ArrayBatches(arrays[0], arrays[1], 32, shuffle=True, seed=5),
+                            data.ArrayBatches(arrays[2], arrays[3], 1000), gluon.loss.SoftmaxCrossEntropyLoss(),
+                            3, trainer.step, plot=False, progress=False)
+    assert history.loss == expected.loss and history.test_acc == expected.test_acc
+    assert numpy.array_equal(net.weight.data().asnumpy(), reference.weight.data().asnumpy())

@@ -21,7 +21,8 @@ from regbook.training import evaluate_accuracy
 
 
 def small_cnn(num_classes: int = 10, width: int = 16) -> nn.HybridSequential:
-    """Two strided convolutions and two dense layers: fast on a CPU, big enough to overfit 1 000 images."""
+    """Two strided convolutions and two dense layers: fast on a CPU, big enough to
+    overfit 1 000 images."""
     net = nn.HybridSequential()
     net.add(nn.Conv2D(width, 5, strides=2, padding=2, activation="relu"),
             nn.Conv2D(2 * width, 3, strides=2, padding=1, activation="relu"),
@@ -32,23 +33,28 @@ def small_cnn(num_classes: int = 10, width: int = 16) -> nn.HybridSequential:
 
 
 def pad_crop(X, rng):
-    """The augmentation of the small-data experiment: pad by 2 pixels, crop back to size (a random shift)."""
+    """The augmentation of the small-data experiment: pad by 2 pixels, crop back to
+    size (a random shift)."""
     return augment.random_crop(X, X.shape[-1], padding=2, rng=rng)
 
 
 def train_cnn(X, y, X_test, y_test, augmentation=None, seed=0, epochs=30, lr=6e-3,
               batch_size=64, num_classes=10, width=16, plot=False, progress=False,
               desc="training"):
-    """Train ``small_cnn`` on (X, y) with online ``augmentation(X, rng)``; return the net and its History.
+    """Train ``small_cnn`` on (X, y) with online ``augmentation(X, rng)``; return the
+    net and its History.
 
-    Seeds MXNet and NumPy with ``seed`` first; ``X_test``/``y_test`` give the test curve of each epoch;
-    ``plot=True`` draws it live, redrawn every 5 epochs (a redraw costs ~0.1 s of CPU).
+    Seeds MXNet and NumPy with ``seed`` first; ``X_test``/``y_test`` give the test curve
+    of each epoch; ``plot=True`` draws it live, redrawn every 5 epochs (a redraw costs
+    ~0.1 s of CPU).
     """
     set_seed(seed)
     net = small_cnn(num_classes, width)
     batches = augment.AugmentedBatches(X, y, batch_size, augmentation, seed=seed)
-    schedule = mx.lr_scheduler.CosineScheduler(max_update=epochs * len(batches), base_lr=lr, final_lr=0)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr, "lr_scheduler": schedule})
+    schedule = mx.lr_scheduler.CosineScheduler(max_update=epochs * len(batches),
+                                               base_lr=lr, final_lr=0)
+    trainer = gluon.Trainer(net.collect_params(), "adam",
+                            {"learning_rate": lr, "lr_scheduler": schedule})
     history = training.fit(net, batches, ArrayBatches(X_test, y_test, 1000),
                            gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step,
                            plot=plot, progress=progress, desc=desc, redraw_every=5)
@@ -128,10 +134,11 @@ def small_data_experiment(seeds=3, epochs=30, progress=True, train_size=1000, *,
 
 
 def orientation_shortcut_data(images, labels, per_class, brand_a=7, brand_b=5):
-    """Two classes whose direction gives the label away: class 0 (brand_a) faces left, class 1 faces right.
+    """Two classes whose direction gives the label away: class 0 (brand_a) faces left,
+    class 1 faces right.
 
-    Fashion-MNIST shoes all point left; class-1 images are mirrored. Returns float (N, 1, 28, 28) images in
-    [0, 1] and int32 labels as mxnet.np arrays.
+    Fashion-MNIST shoes nearly all point left; class-1 images are mirrored. Returns
+    float (N, 1, 28, 28) images in [0, 1] and int32 labels as mxnet.np arrays.
     """
     from mxnet import np as mnp
 
@@ -143,7 +150,8 @@ def orientation_shortcut_data(images, labels, per_class, brand_a=7, brand_b=5):
 
 
 def random_flip(X, rng):
-    """The augmentation that removes the shortcut: a horizontal flip with probability 1/2."""
+    """The augmentation that removes the shortcut: a horizontal flip with probability
+    1/2."""
     return augment.random_hflip(X, rng=rng)
 
 

@@ -18,7 +18,10 @@ from scipy import stats
 
 
 def ci_half_width(accuracy, n, confidence=0.95):
-    """Half-width of the normal-approximation confidence interval of an accuracy measured on ``n`` examples."""
+    """Half-width of the normal-approximation confidence interval of an accuracy.
+
+    The accuracy is measured on ``n`` examples.
+    """
     accuracy = numpy.asarray(accuracy, dtype=float)
     n = numpy.asarray(n, dtype=float)
     if numpy.any((accuracy < 0) | (accuracy > 1)):
@@ -26,13 +29,18 @@ def ci_half_width(accuracy, n, confidence=0.95):
     if numpy.any(n < 1):
         raise ValueError(f"n (the number of test examples) must be at least 1, got {n}")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, e.g. 0.95, got {confidence}")
+        raise ValueError(
+            f"confidence must lie strictly between 0 and 1, e.g. 0.95, got {confidence}"
+        )
     z = stats.norm.ppf(0.5 + confidence / 2)
     return z * numpy.sqrt(accuracy * (1 - accuracy) / n)
 
 
 class SineTask:
-    """The regression task of the bias-variance chapter: y = sin(2πx) + N(0, noise_std²), x in [0, 1]."""
+    """The regression task of the bias-variance chapter.
+
+    y = sin(2πx) + N(0, noise_std²), x in [0, 1].
+    """
 
     def __init__(self, noise_std: float = 0.3):
         if noise_std < 0:
@@ -46,20 +54,26 @@ class SineTask:
 
     @staticmethod
     def inputs(n: int, rng, size=()):
-        """``n`` stratified inputs (one uniform draw in each of n equal intervals), shape ``size + (n,)``."""
+        """``n`` stratified inputs, shape ``size + (n,)``.
+
+        One uniform draw in each of n equal intervals.
+        """
         if n < 1:
             raise ValueError(f"n must be a positive number of examples, got {n}")
         return (numpy.arange(n) + rng.uniform(size=tuple(size) + (n,))) / n
 
     def sample(self, n: int, rng, size=()):
-        """Inputs and noisy targets of ``size`` independent training sets of ``n`` examples each."""
+        """Inputs and noisy targets of ``size`` independent training sets of ``n``."""
         x = self.inputs(n, rng, size)
         return x, self.f(x) + self.noise_std * rng.normal(size=x.shape)
 
 
 #@save
 def legendre_features(x, degree: int):
-    """Features 1, P1(t), ..., P_degree(t) with t = 2x - 1: a well-conditioned basis for polynomials on [0, 1]."""
+    """Features 1, P1(t), ..., P_degree(t) with t = 2x - 1.
+
+    A well-conditioned basis for polynomials on [0, 1].
+    """
     if degree < 0:
         raise ValueError(f"degree must be a non-negative integer, got {degree}")
     return numpy.polynomial.legendre.legvander(2 * numpy.asarray(x) - 1, degree)
@@ -67,10 +81,12 @@ def legendre_features(x, degree: int):
 
 #@save
 def fit_least_squares(features, y, ridge: float = 0.0):
-    """Least-squares weights for one or a stack of problems: features (..., n, p), y (..., n) -> (..., p).
+    """Least-squares weights for one or a stack of problems.
 
-    ``ridge`` > 0 adds ridge * ||w||² (the intercept, column 0, is not penalised); ridge = 0 gives the
-    minimum-norm least-squares solution (the pseudo-inverse), which is defined even when p > n.
+    Shapes: features (..., n, p), y (..., n) -> (..., p). ``ridge`` > 0 adds
+    ridge * ||w||² (the intercept, column 0, is not penalised); ridge = 0 gives the
+    minimum-norm least-squares solution (the pseudo-inverse), which is defined even
+    when p > n.
     """
     if ridge < 0:
         raise ValueError(f"ridge must be non-negative, got {ridge}")
@@ -79,12 +95,24 @@ def fit_least_squares(features, y, ridge: float = 0.0):
     penalty = ridge * numpy.eye(features.shape[-1])
     penalty[0, 0] = 0.0
     gram = numpy.swapaxes(features, -1, -2) @ features
-    return numpy.linalg.solve(gram + penalty, (numpy.swapaxes(features, -1, -2) @ y[..., None]))[..., 0]
+    return numpy.linalg.solve(
+        gram + penalty, (numpy.swapaxes(features, -1, -2) @ y[..., None])
+    )[..., 0]
 
 
-def bias_variance_decomposition(task: SineTask, degree: int, n_train: int = 30, n_datasets: int = 200,
-                                n_test: int = 500, rng=None, ridge: float = 0.0) -> dict:
-    """Measure bias², variance, noise and expected test MSE of degree-``degree`` polynomial regression."""
+def bias_variance_decomposition(
+    task: SineTask,
+    degree: int,
+    n_train: int = 30,
+    n_datasets: int = 200,
+    n_test: int = 500,
+    rng=None,
+    ridge: float = 0.0,
+) -> dict:
+    """Measure bias², variance, noise and expected test MSE.
+
+    Of polynomial regression of degree ``degree``.
+    """
     rng = numpy.random.default_rng(rng)
     x_test = rng.uniform(size=n_test)
     f_test = task.f(x_test)
@@ -92,7 +120,9 @@ def bias_variance_decomposition(task: SineTask, degree: int, n_train: int = 30, 
     weights = fit_least_squares(legendre_features(x, degree), y, ridge)
     predictions = weights @ legendre_features(x_test, degree).T  # (n_datasets, n_test)
     mean_prediction = predictions.mean(axis=0)
-    y_test = f_test + task.noise_std * rng.normal(size=predictions.shape)  # fresh noise for every model
+    y_test = f_test + task.noise_std * rng.normal(
+        size=predictions.shape
+    )  # fresh noise for every model
     return {
         "degree": degree,
         "bias2": float(((mean_prediction - f_test) ** 2).mean()),
@@ -103,7 +133,9 @@ def bias_variance_decomposition(task: SineTask, degree: int, n_train: int = 30, 
 
 
 #@save
-def bias_variance_curve(seed: int, degrees=range(1, 16), task: SineTask | None = None, **kwargs) -> list[dict]:
+def bias_variance_curve(
+    seed: int, degrees=range(1, 16), task: SineTask | None = None, **kwargs
+) -> list[dict]:
     """:func:`bias_variance_decomposition` for each degree, from one seed."""
     task = task or SineTask()
     rng = numpy.random.default_rng(seed)
@@ -178,7 +210,12 @@ def bias_variance(seeds=5, progress=True, max_degree=15, datasets=200, n_train=3
     }
 
 
-def diagnose(train_error: float, dev_error: float, base_error: float = 0.0, tolerance: float = 0.05) -> str:
+def diagnose(
+    train_error: float,
+    dev_error: float,
+    base_error: float = 0.0,
+    tolerance: float = 0.05,
+) -> str:
     """Name the cell of the bias/variance table that training and dev error point to."""
     if tolerance <= 0:
         raise ValueError(f"tolerance must be positive, got {tolerance}")
@@ -196,16 +233,26 @@ def diagnose(train_error: float, dev_error: float, base_error: float = 0.0, tole
 
 
 #@save
-def train_dev_errors(degree, n_train: int, seed: int, ridge: float = 0.0, gd_steps: int | None = None,
-                     task: SineTask | None = None, n_dev: int = 2000) -> tuple[float, float]:
-    """Training and dev MSE of one linear-in-the-features model fitted on one training set drawn with ``seed``.
+def train_dev_errors(
+    degree,
+    n_train: int,
+    seed: int,
+    ridge: float = 0.0,
+    gd_steps: int | None = None,
+    task: SineTask | None = None,
+    n_dev: int = 2000,
+) -> tuple[float, float]:
+    """Training and dev MSE of one linear-in-the-features model.
 
-    ``degree`` is a polynomial degree (Legendre features) or a function mapping inputs to a feature matrix.
-    ``gd_steps`` trains by that many steps of full-batch gradient descent from zero instead of solving exactly
-    (to show what training longer does).
+    The model is fitted on one training set drawn with ``seed``.
+    ``degree`` is a polynomial degree (Legendre features) or a function mapping inputs
+    to a feature matrix. ``gd_steps`` trains by that many steps of full-batch gradient
+    descent from zero instead of solving exactly (to show what training longer does).
     """
     task = task or SineTask()
-    feature_map = degree if callable(degree) else (lambda t: legendre_features(t, degree))
+    feature_map = (
+        degree if callable(degree) else (lambda t: legendre_features(t, degree))
+    )
     rng = numpy.random.default_rng(seed)
     x, y = task.sample(n_train, rng)
     x_dev = rng.uniform(size=n_dev)
@@ -215,7 +262,9 @@ def train_dev_errors(degree, n_train: int, seed: int, ridge: float = 0.0, gd_ste
         weights = fit_least_squares(features, y, ridge)
     else:
         weights = numpy.zeros(features.shape[1])
-        step = n_train / numpy.linalg.norm(features, 2) ** 2  # 1 / Lipschitz constant of the MSE gradient
+        step = (
+            n_train / numpy.linalg.norm(features, 2) ** 2
+        )  # 1 / Lipschitz constant of the MSE gradient
         for _ in range(gd_steps):
             weights -= step * features.T @ (features @ weights - y) / n_train
     train_error = float(((features @ weights - y) ** 2).mean())

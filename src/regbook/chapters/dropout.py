@@ -26,7 +26,8 @@ def dropout_layer(X, p):
 
 
 def init_mlp_params(sizes=(784, 256, 256, 10), sigma=0.01):
-    """Weights N(0, sigma^2) and zero biases for an MLP with the given layer sizes, gradients attached."""
+    """Weights N(0, sigma^2) and zero biases for an MLP with the given layer sizes,
+    gradients attached."""
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         params += [np.random.normal(0, sigma, (fan_in, fan_out)), np.zeros(fan_out)]
@@ -36,7 +37,8 @@ def init_mlp_params(sizes=(784, 256, 256, 10), sigma=0.01):
 
 
 def mlp_scratch(X, params, drop_probs=(0.2, 0.5)):
-    """ReLU MLP on flattened inputs; dropout after each hidden layer, only while training."""
+    """ReLU MLP on flattened inputs; dropout after each hidden layer, only while
+    training."""
     H = X.reshape(len(X), -1)
     *hidden, (W_out, b_out) = list(zip(params[::2], params[1::2]))
     for (W, b), p in zip(hidden, drop_probs):
@@ -47,7 +49,8 @@ def mlp_scratch(X, params, drop_probs=(0.2, 0.5)):
 
 
 def mlp_gluon(drop_probs=(0.2, 0.5), hidden=(256, 256), num_outputs=10):
-    """The chapter's MLP with Gluon layers: Dense(ReLU) followed by Dropout, then a linear output layer."""
+    """The chapter's MLP with Gluon layers: Dense(ReLU) followed by Dropout, then a
+    linear output layer."""
     net = nn.HybridSequential()
     for units, p in zip(hidden, drop_probs):
         net.add(nn.Dense(units, activation="relu"))
@@ -59,26 +62,38 @@ def mlp_gluon(drop_probs=(0.2, 0.5), hidden=(256, 256), num_outputs=10):
     return net
 
 
-VARIANTS = {"scratch": "dropout 0.2/0.5, from scratch", "gluon": "dropout 0.2/0.5, nn.Dropout",
+VARIANTS = {"scratch": "dropout 0.2/0.5, from scratch",
+            "gluon": "dropout 0.2/0.5, nn.Dropout",
             "no-dropout": "no dropout (Gluon)"}
 
 
-def train_dropout_mlp(variant, seed, num_epochs=5, lr=0.5, batch_size=256, plot=False, progress=False):
-    """Train one variant of the chapter's MLP with one seed; return ``(history, net)``."""
+def train_dropout_mlp(variant, seed, num_epochs=5, lr=0.5, batch_size=256, plot=False,
+                      progress=False):
+    """Train one variant of the chapter's MLP with one seed; return
+    ``(history, net)``."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
+        raise ValueError(f"unknown variant {variant!r}; "
+                         f"choose one of {sorted(VARIANTS)}")
     set_seed(seed)
-    train_iter, test_iter = data.fashion_mnist_batches(batch_size, flatten=True, seed=seed)
+    train_iter, test_iter = data.fashion_mnist_batches(batch_size, flatten=True,
+                                                       seed=seed)
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     if variant == "scratch":
         params = init_mlp_params()
-        net = lambda X: mlp_scratch(X, params)  # noqa: E731
+
+        def net(X):
+            return mlp_scratch(X, params)
+
         step = training.make_update(params, lr)
     else:
         net = mlp_gluon(drop_probs=(0.2, 0.5) if variant == "gluon" else (0, 0))
         step = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr}).step
-    # As d2l's train_ch3: every step divides the summed gradient by batch_size, also on the last, smaller minibatch
-    update = lambda n: step(batch_size)  # noqa: E731
+
+    def update(n):
+        # As d2l's train_ch3: every step divides the summed gradient by batch_size,
+        # also on the last, smaller minibatch
+        return step(batch_size)
+
     history = training.fit(net, train_iter, test_iter, loss, num_epochs, update,
                            plot=plot, progress=progress,
                            desc=f"{variant}, seed {seed}")
@@ -86,7 +101,8 @@ def train_dropout_mlp(variant, seed, num_epochs=5, lr=0.5, batch_size=256, plot=
 
 
 def train_accuracy_dropout_off(net, num_examples=10000):
-    """Accuracy of a trained ``net`` on the first ``num_examples`` training images, dropout off."""
+    """Accuracy of a trained ``net`` on the first ``num_examples`` training images,
+    dropout off."""
     X, y, _, _ = data.fashion_mnist_arrays_mx(flatten=True, limit_train=num_examples)
     return training.evaluate_accuracy(net, data.ArrayBatches(X, y, 1000))
 
@@ -201,7 +217,8 @@ def dropout_mlp_wobble(seeds=5, epochs=5, progress=True, record=None):
 
 
 def small_cnn(drop_prob=0.0):
-    """Two conv blocks (8 and 16 channels) and a 64-unit dense layer; dropout after each block and the dense layer."""
+    """Two conv blocks (8 and 16 channels) and a 64-unit dense layer; dropout after
+    each block and the dense layer."""
     net = nn.HybridSequential()
     net.add(nn.Conv2D(8, 3, padding=1, activation="relu"), nn.MaxPool2D(2))
     if drop_prob:
@@ -218,14 +235,17 @@ def small_cnn(drop_prob=0.0):
     return net
 
 
-def train_small_cnn(drop_prob, seed, num_train=1000, num_epochs=10, lr=0.05, batch_size=50, num_test=1000):
-    """Train ``small_cnn`` on the first ``num_train`` images; return (history, train accuracy with dropout off)."""
+def train_small_cnn(drop_prob, seed, num_train=1000, num_epochs=10, lr=0.05,
+                    batch_size=50, num_test=1000):
+    """Train ``small_cnn`` on the first ``num_train`` images; return (history, train
+    accuracy with dropout off)."""
     set_seed(seed)
     X_tr, y_tr, X_te, y_te = data.fashion_mnist_arrays_mx(limit_train=num_train)
     train_iter = data.ArrayBatches(X_tr, y_tr, batch_size, shuffle=True, seed=seed)
     test_iter = data.ArrayBatches(X_te[:num_test], y_te[:num_test], 1000)
     net = small_cnn(drop_prob)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9})
+    trainer = gluon.Trainer(net.collect_params(), "sgd",
+                            {"learning_rate": lr, "momentum": 0.9})
     history = training.fit(net, train_iter, test_iter,
                            gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,
                            trainer.step, plot=False, progress=False)

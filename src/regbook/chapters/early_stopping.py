@@ -24,14 +24,17 @@ from regbook.training import EarlyStopping, evaluate_accuracy
 
 
 def flip_labels(labels, fraction: float, num_classes: int = 10, seed: int = 0):
-    """A copy of integer ``labels`` with exactly round(fraction·n) of them changed to a different, random class."""
+    """A copy of integer ``labels`` with exactly round(fraction·n) of them changed to a
+    different, random class."""
     labels = numpy.asarray(labels)
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
     rng = numpy.random.default_rng(seed)
     flipped = rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)
     noisy = labels.copy()
-    noisy[flipped] = (labels[flipped] + rng.integers(1, num_classes, size=len(flipped))) % num_classes
+    noisy[flipped] = (
+        labels[flipped] + rng.integers(1, num_classes, size=len(flipped))
+    ) % num_classes
     return noisy
 
 
@@ -41,49 +44,93 @@ def _fashion_mnist_subset(n_pool: int):
 
 
 #@save
-def noisy_fashion_mnist(n_train: int = 1000, n_val: int = 1000, noise: float = 0.3, seed: int = 0) -> dict:
-    """Train and validation sets from the first Fashion-MNIST training images, labels noised; clean test set."""
+def noisy_fashion_mnist(
+    n_train: int = 1000, n_val: int = 1000, noise: float = 0.3, seed: int = 0
+) -> dict:
+    """Train and validation sets from the first Fashion-MNIST training images, labels
+    noised; clean test set."""
     X, y, X_test, y_test = _fashion_mnist_subset(n_train + n_val)
     noisy = np.array(flip_labels(y.asnumpy(), noise, seed=seed), dtype="int32")
-    return {"train": (X[:n_train], noisy[:n_train]), "val": (X[n_train:], noisy[n_train:]),
-            "test": (X_test, y_test), "noise": noise}
+    return {
+        "train": (X[:n_train], noisy[:n_train]),
+        "val": (X[n_train:], noisy[n_train:]),
+        "test": (X_test, y_test),
+        "noise": noise,
+    }
 
 
 def make_mlp(hidden: int = 128):
-    """The over-parameterised MLP of the early-stopping chapter (Xavier-initialised, hybridized)."""
+    """The over-parameterised MLP of the early-stopping chapter (Xavier-initialised,
+    hybridized)."""
     net = nn.HybridSequential()
-    net.add(nn.Dense(hidden, activation="relu"), nn.Dense(hidden, activation="relu"), nn.Dense(10))
+    net.add(
+        nn.Dense(hidden, activation="relu"),
+        nn.Dense(hidden, activation="relu"),
+        nn.Dense(10),
+    )
     net.initialize(init.Xavier())
     net.hybridize()
     return net
 
 
-def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.1, wd: float = 0.0,
-                       patience: int = 10, batch_size: int = 200, plot=False, progress: bool = True) -> dict:
-    """Train the MLP for ``epochs`` while an :class:`EarlyStopping` watches; test the best and the last weights.
+def run_early_stopping(
+    splits: dict,
+    seed: int,
+    epochs: int = 30,
+    lr: float = 0.1,
+    wd: float = 0.0,
+    patience: int = 10,
+    batch_size: int = 200,
+    plot=False,
+    progress: bool = True,
+) -> dict:
+    """Train the MLP for ``epochs`` while an :class:`EarlyStopping` watches; test the
+    best and the last weights.
 
-    ``wd`` is Gluon's weight decay (an L2 penalty (wd/2)·||W||² on the weights; biases are not decayed).
+    ``wd`` is Gluon's weight decay (an L2 penalty (wd/2)·||W||² on the weights; biases
+    are not decayed).
     """
     set_seed(seed)
     net = make_mlp()
     for name, param in net.collect_params().items():
         if name.endswith("bias"):
             param.wd_mult = 0.0
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9, "wd": wd})
+    trainer = gluon.Trainer(
+        net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9, "wd": wd}
+    )
     train = ArrayBatches(*splits["train"], batch_size, shuffle=True, seed=seed)
     val, test = ArrayBatches(*splits["val"], 1000), ArrayBatches(*splits["test"], 2500)
     stopper = EarlyStopping(patience=patience)
     history = training.fit(
-        net, train, val, gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step,
-        plot=plot, progress=progress, desc=f"seed {seed}, lr {lr}, wd {wd}",
-        stopper=stopper, run_to_end=True, restore_best=False, redraw_every=5,
-        test_label="val acc")
+        net,
+        train,
+        val,
+        gluon.loss.SoftmaxCrossEntropyLoss(),
+        epochs,
+        trainer.step,
+        plot=plot,
+        progress=progress,
+        desc=f"seed {seed}, lr {lr}, wd {wd}",
+        stopper=stopper,
+        run_to_end=True,
+        restore_best=False,
+        redraw_every=5,
+        test_label="val acc",
+    )
     test_acc_last = evaluate_accuracy(net, test)
     stopper.restore(net)
-    return {"seed": seed, "lr": lr, "wd": wd, "best_epoch": history.best_epoch,
-            "stopped_epoch": history.stopped_epoch, "val_acc_best": stopper.best_score,
-            "val_acc_last": history.val_acc[-1], "test_acc_best": evaluate_accuracy(net, test),
-            "test_acc_last": test_acc_last, "history": history}
+    return {
+        "seed": seed,
+        "lr": lr,
+        "wd": wd,
+        "best_epoch": history.best_epoch,
+        "stopped_epoch": history.stopped_epoch,
+        "val_acc_best": stopper.best_score,
+        "val_acc_last": history.val_acc[-1],
+        "test_acc_best": evaluate_accuracy(net, test),
+        "test_acc_last": test_acc_last,
+        "history": history,
+    }
 
 
 import sys
@@ -95,15 +142,36 @@ from regbook.runs import experiment, mean_std
     "early-stopping",
     "Early-stopping chapter: MLP on 1,000 noisy Fashion-MNIST images, "
     "best vs last epoch, and L2",
-    seeds=3, epochs=30,
-    options={"noise": (float, 0.3, "fraction of train/validation labels flipped",
-                       (0.0, 0.9)),
-             "lr": (float, 0.1, "SGD learning rate (momentum 0.9, batch 200)", (1e-6, 10.0)),
-             "patience": (int, 10, "epochs without improvement before stopping"),
-             "wd": (str, "0.01,0.03", "comma-separated weight-decay values for the L2 "
-                                      "comparison ('' for none)")})
-def early_stopping(seeds=3, epochs=30, progress=True, noise=0.3, lr=0.1, patience=10,
-                   wd="0.01,0.03", *, plot=None, keep=None) -> dict:
+    seeds=3,
+    epochs=30,
+    options={
+        "noise": (
+            float,
+            0.3,
+            "fraction of train/validation labels flipped",
+            (0.0, 0.9),
+        ),
+        "lr": (float, 0.1, "SGD learning rate (momentum 0.9, batch 200)", (1e-6, 10.0)),
+        "patience": (int, 10, "epochs without improvement before stopping"),
+        "wd": (
+            str,
+            "0.01,0.03",
+            "comma-separated weight-decay values for the L2 comparison ('' for none)",
+        ),
+    },
+)
+def early_stopping(
+    seeds=3,
+    epochs=30,
+    progress=True,
+    noise=0.3,
+    lr=0.1,
+    patience=10,
+    wd="0.01,0.03",
+    *,
+    plot=None,
+    keep=None,
+) -> dict:
     """The chapter's runs: every seed without a penalty, then with each decay in ``wd``.
 
     Each run trains to the last epoch while :class:`EarlyStopping` watches, so it gives
@@ -116,51 +184,78 @@ def early_stopping(seeds=3, epochs=30, progress=True, noise=0.3, lr=0.1, patienc
     try:
         decays = [float(v) for v in wd.split(",") if v.strip()]
     except ValueError as exc:
-        raise ValueError(f"--wd must be comma-separated numbers such as 0.01,0.03, "
-                         f"got {wd!r}") from exc
+        raise ValueError(
+            f"--wd must be comma-separated numbers such as 0.01,0.03, got {wd!r}"
+        ) from exc
     if not 0 <= noise < 0.9:
         raise ValueError(f"--noise must lie in [0, 0.9), got {noise}")
     settings = [0.0] + decays
     jobs = [(w, s) for w in settings for s in range(seeds)]
     rows = []
-    for w, seed in tqdm(jobs, desc="early-stopping", disable=not progress,
-                        file=sys.stderr):
-        result = run_early_stopping(noisy_fashion_mnist(noise=noise, seed=seed), seed,
-                                    epochs=epochs, lr=lr, wd=w, patience=patience,
-                                    plot=plot if not rows else False, progress=False)
+    for w, seed in tqdm(
+        jobs, desc="early-stopping", disable=not progress, file=sys.stderr
+    ):
+        result = run_early_stopping(
+            noisy_fashion_mnist(noise=noise, seed=seed),
+            seed,
+            epochs=epochs,
+            lr=lr,
+            wd=w,
+            patience=patience,
+            plot=plot if not rows else False,
+            progress=False,
+        )
         if keep is not None:
             keep.setdefault(w, []).append(result)
-        rows.append({
-            "variant": "no penalty" if w == 0 else f"L2 wd={w:g}", "wd": w,
-            "seed": seed, "best_epoch": result["best_epoch"],
-            "stopped_epoch": result["stopped_epoch"],
-            **{key: round(result[key], 4) for key in
-               ("val_acc_best", "val_acc_last", "test_acc_best", "test_acc_last")},
-            "sec_per_epoch": round(result["history"].sec_per_epoch, 3),
-        })
+        rows.append(
+            {
+                "variant": "no penalty" if w == 0 else f"L2 wd={w:g}",
+                "wd": w,
+                "seed": seed,
+                "best_epoch": result["best_epoch"],
+                "stopped_epoch": result["stopped_epoch"],
+                **{
+                    key: round(result[key], 4)
+                    for key in (
+                        "val_acc_best",
+                        "val_acc_last",
+                        "test_acc_best",
+                        "test_acc_last",
+                    )
+                },
+                "sec_per_epoch": round(result["history"].sec_per_epoch, 3),
+            }
+        )
     summary = []
     for w in settings:
         mine = [r for r in rows if r["wd"] == w]
         entry = {"variant": mine[0]["variant"], "wd": w, "seeds": len(mine)}
         for key in ("best_epoch", "test_acc_best", "test_acc_last", "val_acc_last"):
             entry[key], entry[key + "_std"] = mean_std([r[key] for r in mine])
-        entry["best_ge_last_every_seed"] = all(r["test_acc_best"] >= r["test_acc_last"]
-                                               for r in mine)
+        entry["best_ge_last_every_seed"] = all(
+            r["test_acc_best"] >= r["test_acc_last"] for r in mine
+        )
         summary.append(entry)
     plain = summary[0]
     chosen = max(summary[1:], key=lambda e: e["val_acc_last"], default=None)
     return {
         "experiment": "early-stopping",
-        "setup": {"n_train": 1000, "n_val": 1000, "noise": noise,
-                  "net": "MLP 784-128-128-10",
-                  "optimizer": f"SGD lr {lr}, momentum 0.9, batch 200",
-                  "epochs": epochs, "patience": patience},
+        "setup": {
+            "n_train": 1000,
+            "n_val": 1000,
+            "noise": noise,
+            "net": "MLP 784-128-128-10",
+            "optimizer": f"SGD lr {lr}, momentum 0.9, batch 200",
+            "epochs": epochs,
+            "patience": patience,
+        },
         "best_epoch": plain["best_epoch"],
         "test_acc_best": plain["test_acc_best"],
         "test_acc_last": plain["test_acc_last"],
         "test_acc_best_ge_last": plain["test_acc_best"] >= plain["test_acc_last"],
-        "l2_chosen_on_validation": None if chosen is None else {
-            "wd": chosen["wd"], "test_acc_last": chosen["test_acc_last"]},
+        "l2_chosen_on_validation": None
+        if chosen is None
+        else {"wd": chosen["wd"], "test_acc_last": chosen["test_acc_last"]},
         "summary": summary,
         "results": rows,
     }

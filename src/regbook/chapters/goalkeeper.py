@@ -27,13 +27,20 @@ def sigmoid(Z):
 
 
 def initialize_parameters(layer_dims, seed=3):
-    """Weights ``W1..WL`` drawn from N(0, 1/n_prev), biases ``b1..bL`` zero (the seed's initialisation).
+    """Weights ``W1..WL`` drawn from N(0, 1/n_prev), biases ``b1..bL`` zero (the
+    course's initialisation).
 
-    ``layer_dims`` lists the layer widths, input first: ``[2, 20, 3, 1]``. NumPy's legacy generator seeded
-    with ``seed`` draws the weights, so ``seed=3`` gives exactly the numbers of the course's code.
+    ``layer_dims`` lists the layer widths, input first: ``[2, 20, 3, 1]``. NumPy's
+    legacy generator seeded with ``seed`` draws the weights, so ``seed=3`` gives exactly
+    the numbers of the course's code.
     """
-    if len(layer_dims) < 2 or any(isinstance(n, bool) or int(n) != n or n < 1 for n in layer_dims):
-        raise ValueError(f"layer_dims must list at least two positive integer widths, got {layer_dims!r}")
+    if len(layer_dims) < 2 or any(
+        isinstance(n, bool) or int(n) != n or n < 1 for n in layer_dims
+    ):
+        raise ValueError(
+            "layer_dims must list at least two positive integer widths, "
+            f"got {layer_dims!r}"
+        )
     rng = numpy.random.RandomState(seed)
     parameters = {}
     for layer in range(1, len(layer_dims)):
@@ -44,24 +51,33 @@ def initialize_parameters(layer_dims, seed=3):
 
 
 def forward_propagation(X, parameters, keep_prob=1.0, rng=None, masks=None):
-    """LINEAR -> RELU -> ... -> LINEAR -> SIGMOID, with inverted dropout on the hidden layers if asked.
+    """LINEAR -> RELU -> ... -> LINEAR -> SIGMOID, with inverted dropout on the hidden
+    layers if asked.
 
-    ``keep_prob < 1`` multiplies each hidden layer's activations by a :func:`dropout_mask` drawn from
-    ``rng``; pass ``masks`` (one per hidden layer) to reuse given masks instead (gradient checking).
-    Returns the output ``AL`` (1, m) and a cache for :func:`backward_propagation`. The parameters may
-    also be stacks of k networks' arrays (a leading axis of length k): everything then has that axis.
+    ``keep_prob < 1`` multiplies each hidden layer's activations by a
+    :func:`dropout_mask` drawn from ``rng``; pass ``masks`` (one per hidden layer) to
+    reuse given masks instead (gradient checking). Returns the output ``AL`` (1, m) and
+    a cache for :func:`backward_propagation`. The parameters may also be stacks of k
+    networks' arrays (a leading axis of length k): everything then has that axis.
     """
     L = len(parameters) // 2
     if masks is None and keep_prob < 1:
         if rng is None:
-            raise ValueError("dropout (keep_prob < 1) needs a generator: pass rng=numpy.random.default_rng(seed)")
-        masks = [dropout_mask((*parameters[f"W{layer}"].shape[:-1], X.shape[-1]), keep_prob, rng)
-                 for layer in range(1, L)]
+            raise ValueError(
+                "dropout (keep_prob < 1) needs a generator: "
+                "pass rng=numpy.random.default_rng(seed)"
+            )
+        masks = [
+            dropout_mask(
+                (*parameters[f"W{layer}"].shape[:-1], X.shape[-1]), keep_prob, rng
+            )
+            for layer in range(1, L)
+        ]
     A = X
     cache = {"A0": X, "masks": masks}
     for layer in range(1, L + 1):
         Z = parameters[f"W{layer}"] @ A
-        Z += parameters[f"b{layer}"]  # in place: one array fewer per layer and iteration
+        Z += parameters[f"b{layer}"]  # in place: one array fewer per iteration
         if layer < L:
             A = relu(Z)
             if masks is not None:
@@ -73,30 +89,34 @@ def forward_propagation(X, parameters, keep_prob=1.0, rng=None, masks=None):
 
 
 def compute_cost(AL, Y):
-    """Mean cross-entropy of predictions ``AL`` against 0/1 labels ``Y`` (both (1, m))."""
-    AL = numpy.clip(AL, 1e-15, 1 - 1e-15)  # log(0) would give inf (the seed hides it with nansum)
+    """Mean cross-entropy of predictions ``AL`` against 0/1 labels ``Y`` (1, m)."""
+    # log(0) would give inf (the course's code hides it with nansum)
+    AL = numpy.clip(AL, 1e-15, 1 - 1e-15)
     return float(-numpy.mean(Y * numpy.log(AL) + (1 - Y) * numpy.log(1 - AL)))
 
 
 def backward_propagation(Y, parameters, cache, lambd=0.0):
-    """Gradients {"dW1": ..., "db1": ..., ...} of the cost at the forward pass stored in ``cache``.
+    """Gradients {"dW1": ..., "db1": ..., ...} of the cost at the forward pass stored in
+    ``cache``.
 
-    The dropout masks of the forward pass (if any) are applied again on the way back; ``lambd > 0``
-    adds the gradient of the L2 penalty, lambd/m * W, to each weight gradient (for a stack, ``lambd``
-    may hold one value per network, shaped (k, 1, 1)). ``swapaxes(-1, -2)`` transposes a matrix (like
-    ``.T``), or each matrix of a stack.
+    The dropout masks of the forward pass (if any) are applied again on the way back;
+    ``lambd > 0`` adds the gradient of the L2 penalty, lambd/m * W, to each weight
+    gradient (for a stack, ``lambd`` may hold one value per network, shaped (k, 1, 1)).
+    ``swapaxes(-1, -2)`` transposes a matrix (like ``.T``), or each matrix of a stack.
     """
     L = len(parameters) // 2
     m = Y.shape[1]
     masks = cache["masks"]
     penalized = numpy.any(lambd)
     grads = {}
-    dZ = (cache[f"A{L}"] - Y) / m  # sigmoid + mean cross-entropy: dCost/dZ_L = (AL - Y) / m
+    # sigmoid + mean cross-entropy: dCost/dZ_L = (AL - Y) / m
+    dZ = (cache[f"A{L}"] - Y) / m
     for layer in range(L, 0, -1):
         A_prev = cache[f"A{layer - 1}"]
         grads[f"dW{layer}"] = dZ @ A_prev.swapaxes(-1, -2)
         if penalized:
-            grads[f"dW{layer}"] += lambd / m * parameters[f"W{layer}"]  # the L2 penalty's gradient
+            # the L2 penalty's gradient:
+            grads[f"dW{layer}"] += lambd / m * parameters[f"W{layer}"]
         grads[f"db{layer}"] = dZ.sum(axis=-1, keepdims=True)
         if layer > 1:
             dA_prev = parameters[f"W{layer}"].swapaxes(-1, -2) @ dZ
@@ -115,10 +135,12 @@ def compute_cost_with_regularization(AL, Y, parameters, lambd):
 
 
 def gradient_check(X, Y, parameters, lambd=0.0, masks=None, epsilon=1e-7):
-    """Relative difference between backprop's gradient and central finite differences of the cost.
+    """Relative difference between backprop's gradient and central finite differences of
+    the cost.
 
-    ``masks`` (one per hidden layer) fixes the dropout masks, so that the cost is a function of the
-    parameters alone. Values below about 1e-7 mean the gradient is right.
+    ``masks`` (one per hidden layer) fixes the dropout masks, so that the cost is a
+    function of the parameters alone. Values below about 1e-7 mean the gradient is
+    right.
     """
     _, cache = forward_propagation(X, parameters, masks=masks)
     grads = backward_propagation(Y, parameters, cache, lambd)
@@ -135,7 +157,9 @@ def gradient_check(X, Y, parameters, lambd=0.0, masks=None, epsilon=1e-7):
             numeric.append((costs[0] - costs[1]) / (2 * epsilon))
     analytic, numeric = numpy.concatenate(analytic), numpy.array(numeric)
     difference = numpy.linalg.norm(analytic - numeric)
-    return float(difference / (numpy.linalg.norm(analytic) + numpy.linalg.norm(numeric)))
+    return float(
+        difference / (numpy.linalg.norm(analytic) + numpy.linalg.norm(numeric))
+    )
 
 
 import sys
@@ -146,15 +170,24 @@ from tqdm.std import tqdm
 def check_data(X, Y):
     """Raise ValueError unless X is (n, m) and finite, Y is (1, m) of 0/1 labels."""
     X, Y = numpy.asarray(X), numpy.asarray(Y)
-    if X.ndim != 2 or Y.ndim != 2 or Y.shape[0] != 1 or X.shape[1] != Y.shape[1] or X.shape[1] == 0:
-        raise ValueError(f"X must be (features, m) and Y (1, m) with the same m > 0 (examples as columns); "
-                         f"got X {X.shape} and Y {Y.shape} -- transpose data that has examples as rows")
+    if (
+        X.ndim != 2
+        or Y.ndim != 2
+        or Y.shape[0] != 1
+        or X.shape[1] != Y.shape[1]
+        or X.shape[1] == 0
+    ):
+        raise ValueError(
+            "X must be (features, m) and Y (1, m) with the same m > 0 "
+            f"(examples as columns); got X {X.shape} and Y {Y.shape} -- "
+            "transpose data that has examples as rows"
+        )
     if not numpy.all(numpy.isfinite(X)) or not numpy.all((Y == 0) | (Y == 1)):
         raise ValueError("X must be finite and Y must hold only 0/1 labels")
 
 
 def update_parameters(parameters, grads, learning_rate):
-    """One step of gradient descent, in place (no new arrays); returns ``parameters``."""
+    """One gradient-descent step, in place (no new arrays); returns the parameters."""
     for name, value in parameters.items():
         value -= learning_rate * grads[f"d{name}"]
     return parameters
@@ -163,8 +196,9 @@ def update_parameters(parameters, grads, learning_rate):
 class SeedGenerators:
     """One NumPy generator per seed, for a stack of networks.
 
-    ``random((k, ...))`` fills slice i from generator i, so each network of a stack draws exactly the
-    masks it would draw if it were trained alone with ``numpy.random.default_rng(seed)``.
+    ``random((k, ...))`` fills slice i from generator i, so each network of a stack
+    draws exactly the masks it would draw if it were trained alone with
+    ``numpy.random.default_rng(seed)``.
     """
 
     def __init__(self, seeds):
@@ -177,58 +211,100 @@ class SeedGenerators:
         return out
 
 
-def model(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.0, print_cost=False,
-          seed=3, layer_dims=None, reseed_every_iteration=False, return_costs=False, record_every=100,
-          progress=False, callback=None):
-    """Train the network [n, 20, 3, 1] by full-batch gradient descent; return its parameters.
+def model(
+    X,
+    Y,
+    learning_rate=0.3,
+    num_iterations=30000,
+    lambd=0.0,
+    keep_prob=1.0,
+    print_cost=False,
+    seed=3,
+    layer_dims=None,
+    reseed_every_iteration=False,
+    return_costs=False,
+    record_every=100,
+    progress=False,
+    callback=None,
+):
+    """Train the network [n, 20, 3, 1] by full-batch gradient descent; return its
+    parameters.
 
-    ``seed`` seeds the initial weights and the generator of the dropout masks (fresh masks every
-    iteration). A list of seeds trains one network per seed side by side, as one stack, and returns a
-    list of parameter dicts: the same networks as separate calls, in a fraction of the time; ``lambd``
-    may then be a list too, one value per seed.
-    ``reseed_every_iteration=True`` behaves like the seed's code, which re-creates the generator at every
-    iteration and so draws the same masks every time; here they are drawn once and reused (kept only to
-    show the bug). With ``return_costs=True`` also returns the cost every ``record_every`` iterations
-    (one row per seed for a list of seeds). ``progress=True`` shows a progress bar;
-    ``callback(i, parameters)``, if given, is called after iteration i (from 1) with the stacked parameters.
+    ``seed`` seeds the initial weights and the generator of the dropout masks (fresh
+    masks every iteration). A list of seeds trains one network per seed side by side, as
+    one stack, and returns a list of parameter dicts: the same networks as separate
+    calls, in a fraction of the time; ``lambd`` may then be a list too, one value per
+    seed. ``reseed_every_iteration=True`` behaves like the course's code, which
+    re-creates the generator at every iteration and so draws the same masks every time;
+    here they are drawn once and reused (kept only to show the bug). With
+    ``return_costs=True`` also returns the cost every ``record_every`` iterations (one
+    row per seed for a list of seeds). ``progress=True`` shows a progress bar;
+    ``callback(i, parameters)``, if given, is called after iteration i (from 1) with the
+    stacked parameters.
     """
     check_data(X, Y)
     if not 0 < keep_prob <= 1:
-        raise ValueError(f"keep_prob must be in (0, 1] (1 = no dropout), got {keep_prob}")
+        raise ValueError(
+            f"keep_prob must be in (0, 1] (1 = no dropout), got {keep_prob}"
+        )
     seeds = [seed] if numpy.ndim(seed) == 0 else list(seed)
     lambdas = numpy.broadcast_to(numpy.asarray(lambd, dtype=float), (len(seeds),))
     if numpy.any(lambdas < 0):
         raise ValueError(f"lambd must be >= 0 (0 = no L2 penalty), got {lambd}")
-    for name, value in (("num_iterations", num_iterations), ("record_every", record_every)):
+    for name, value in (
+        ("num_iterations", num_iterations),
+        ("record_every", record_every),
+    ):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if numpy.ndim(lambd) > 0:
         lambd = lambdas.reshape(-1, 1, 1)  # one value per network of the stack
-    starts = [initialize_parameters(layer_dims or [X.shape[0], 20, 3, 1], s) for s in seeds]
-    parameters = {name: numpy.stack([start[name] for start in starts]) for name in starts[0]}
+    starts = [
+        initialize_parameters(layer_dims or [X.shape[0], 20, 3, 1], s) for s in seeds
+    ]
+    parameters = {
+        name: numpy.stack([start[name] for start in starts]) for name in starts[0]
+    }
     rng = SeedGenerators(seeds)
     masks = None
-    if reseed_every_iteration and keep_prob < 1:  # the seed's np.random.seed(1) in the forward pass
+    # the course's np.random.seed(1) in the forward pass:
+    if reseed_every_iteration and keep_prob < 1:
         masks = forward_propagation(X, parameters, keep_prob, rng)[1]["masks"]
     costs = []
-    for i in tqdm(range(int(num_iterations)), disable=not progress, file=sys.stderr, mininterval=1,
-                  desc=f"seeds {', '.join(map(str, seeds))}"):
+    for i in tqdm(
+        range(int(num_iterations)),
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1,
+        desc=f"seeds {', '.join(map(str, seeds))}",
+    ):
         AL, cache = forward_propagation(X, parameters, keep_prob, rng, masks)
         if i % record_every == 0 or (print_cost and i % 10000 == 0):
-            cost = [compute_cost_with_regularization(AL[k], Y, {name: value[k] for name, value in
-                                                                parameters.items()}, lambdas[k])
-                    for k in range(len(seeds))]
+            cost = [
+                compute_cost_with_regularization(
+                    AL[k],
+                    Y,
+                    {name: value[k] for name, value in parameters.items()},
+                    lambdas[k],
+                )
+                for k in range(len(seeds))
+            ]
             if i % record_every == 0:
                 costs.append(cost)
             if print_cost and i % 10000 == 0:
-                print(f"cost after iteration {i}: " + ", ".join(f"{c:.4f}" for c in cost))
+                print(
+                    f"cost after iteration {i}: " + ", ".join(f"{c:.4f}" for c in cost)
+                )
         grads = backward_propagation(Y, parameters, cache, lambd)
         update_parameters(parameters, grads, learning_rate)
         if callback is not None:
             callback(i + 1, parameters)
-    runs = [{name: value[k] for name, value in parameters.items()} for k in range(len(seeds))]
+    runs = [
+        {name: value[k] for name, value in parameters.items()}
+        for k in range(len(seeds))
+    ]
     costs = numpy.array(costs).T
     if numpy.ndim(seed) == 0:
         runs, costs = runs[0], costs[0]
@@ -249,7 +325,8 @@ def accuracy(X, Y, parameters):
 
 from regbook.runs import mean_std
 
-SETTINGS = {  # the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in the seed)
+# the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in the course)
+SETTINGS = {
     "none": {},
     "l2": {"lambd": 0.7},
     "dropout": {"keep_prob": 0.86},
@@ -257,12 +334,17 @@ SETTINGS = {  # the chapter's four settings (lambda 0.7 and keep_prob 0.86 as in
 }
 
 
-def run_settings(dataset, settings=SETTINGS, seeds=(3, 4, 5), progress=True, snapshot_at=(), **kwargs):
-    """Train every setting with every seed on ``dataset = (train_X, train_Y, test_X, test_Y)``.
+def run_settings(
+    dataset, settings=SETTINGS, seeds=(3, 4, 5), progress=True, snapshot_at=(), **kwargs
+):
+    """Train every setting with every seed on ``dataset``.
 
-    The seeds of a setting, and the settings that differ only in ``lambd``, train side by side as one
-    stack. Returns one dict per run: setting, seed, train_acc, test_acc, costs (every 100 iterations),
-    parameters, and ``snapshots``: a copy of the parameters after each number of iterations in ``snapshot_at``.
+    ``dataset`` is ``(train_X, train_Y, test_X, test_Y)``.
+
+    The seeds of a setting, and the settings that differ only in ``lambd``, train side
+    by side as one stack. Returns one dict per run: setting, seed, train_acc, test_acc,
+    costs (every 100 iterations), parameters, and ``snapshots``: a copy of the
+    parameters after each number of iterations in ``snapshot_at``.
     """
     train_X, train_Y, test_X, test_Y = dataset
     groups = {}  # the settings that can share a stack
@@ -276,37 +358,67 @@ def run_settings(dataset, settings=SETTINGS, seeds=(3, 4, 5), progress=True, sna
 
         def keep(i, parameters, snapshots=snapshots):
             if i in snapshot_at:
-                snapshots[i] = {name: value.copy() for name, value in parameters.items()}
+                snapshots[i] = {
+                    name: value.copy() for name, value in parameters.items()
+                }
 
-        parameters, costs = model(train_X, train_Y, seed=[seed for _, seed in runs], return_costs=True,
-                                  lambd=[settings[name].get("lambd", 0.0) for name, _ in runs],
-                                  progress=progress, callback=keep if snapshot_at else None, **rest, **kwargs)
+        parameters, costs = model(
+            train_X,
+            train_Y,
+            seed=[seed for _, seed in runs],
+            return_costs=True,
+            lambd=[settings[name].get("lambd", 0.0) for name, _ in runs],
+            progress=progress,
+            callback=keep if snapshot_at else None,
+            **rest,
+            **kwargs,
+        )
         for k, (name, seed) in enumerate(runs):
-            rows.append({"setting": name, "seed": seed, "train_acc": accuracy(train_X, train_Y, parameters[k]),
-                         "test_acc": accuracy(test_X, test_Y, parameters[k]), "costs": costs[k],
-                         "parameters": parameters[k],
-                         "snapshots": {i: {name: value[k] for name, value in snapshot.items()}
-                                       for i, snapshot in snapshots.items()}})
+            rows.append(
+                {
+                    "setting": name,
+                    "seed": seed,
+                    "train_acc": accuracy(train_X, train_Y, parameters[k]),
+                    "test_acc": accuracy(test_X, test_Y, parameters[k]),
+                    "costs": costs[k],
+                    "parameters": parameters[k],
+                    "snapshots": {
+                        i: {name: value[k] for name, value in snapshot.items()}
+                        for i, snapshot in snapshots.items()
+                    },
+                }
+            )
     return sorted(rows, key=lambda row: list(settings).index(row["setting"]))
 
 
 def rows_at(rows, iterations, dataset, record_every=100):
-    """The same runs stopped after ``iterations`` (from their snapshots), with their accuracies and costs."""
+    """The runs stopped after ``iterations`` (their snapshots): accuracies, costs."""
     train_X, train_Y, test_X, test_Y = dataset
-    return [dict(row, parameters=row["snapshots"][iterations], costs=row["costs"][:iterations // record_every],
-                 train_acc=accuracy(train_X, train_Y, row["snapshots"][iterations]),
-                 test_acc=accuracy(test_X, test_Y, row["snapshots"][iterations])) for row in rows]
+    return [
+        dict(
+            row,
+            parameters=row["snapshots"][iterations],
+            costs=row["costs"][: iterations // record_every],
+            train_acc=accuracy(train_X, train_Y, row["snapshots"][iterations]),
+            test_acc=accuracy(test_X, test_Y, row["snapshots"][iterations]),
+        )
+        for row in rows
+    ]
 
 
 def summarize(rows):
-    """Per setting: mean and sample std (over seeds) of train_acc, test_acc and the gap between them."""
+    """Per setting: mean and sample std over seeds of train_acc, test_acc and gap."""
     table = {}
     for name in dict.fromkeys(row["setting"] for row in rows):
         runs = [row for row in rows if row["setting"] == name]
         train = numpy.array([row["train_acc"] for row in runs])
         test = numpy.array([row["test_acc"] for row in runs])
         table[name] = {"seeds": len(runs)}
-        for key, values in (("train_acc", train), ("test_acc", test), ("gap", train - test)):
+        for key, values in (
+            ("train_acc", train),
+            ("test_acc", test),
+            ("gap", train - test),
+        ):
             table[name][key], table[name][f"{key}_std"] = mean_std(values)
     return table
 

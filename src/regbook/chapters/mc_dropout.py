@@ -17,10 +17,12 @@ from regbook.layers import check_rate
 
 
 class AlwaysDropout(nn.HybridBlock):
-    """Inverted dropout that stays on in prediction mode too (``npx.dropout(..., mode="always")``).
+    """Inverted dropout that stays on in prediction mode too
+    (``npx.dropout(..., mode="always")``).
 
-    Use it for Monte Carlo dropout in networks that also hold mode-dependent blocks such as BatchNorm
-    (Gal & Ghahramani 2016). ``rate`` is the drop probability, in [0, 1).
+    Use it for Monte Carlo dropout in networks that also hold mode-dependent blocks
+    such as BatchNorm (Gal & Ghahramani 2016). ``rate`` is the drop probability, in
+    [0, 1).
     """
 
     def __init__(self, rate: float, **kwargs):
@@ -60,9 +62,13 @@ from regbook.training import fit
 
 
 def dropout_mlp(hidden=(256, 256), rates=(0.2, 0.5)) -> nn.HybridSequential:
-    """The book's MLP: Dense-ReLU layers, each followed by ``nn.Dropout``, then 10 outputs."""
+    """The book's MLP: Dense-ReLU layers, each followed by ``nn.Dropout``, then 10
+    outputs."""
     if len(hidden) != len(rates):
-        raise ValueError(f"give one dropout rate per hidden layer: {len(hidden)} layers, {len(rates)} rates")
+        raise ValueError(
+            "give one dropout rate per hidden layer: "
+            f"{len(hidden)} layers, {len(rates)} rates"
+        )
     net = nn.HybridSequential()
     for units, rate in zip(hidden, rates):
         net.add(nn.Dense(units, activation="relu"), nn.Dropout(rate))
@@ -70,10 +76,11 @@ def dropout_mlp(hidden=(256, 256), rates=(0.2, 0.5)) -> nn.HybridSequential:
     return net
 
 
-def train_dropout_mlp(seed: int, epochs: int, arrays, lr: float = 0.002, batch_size: int = 256,
-                      plot=False, progress: bool = True):
-    """Train :func:`dropout_mlp` with Adam on ``arrays = (X_train, y_train, X_test, y_test)`` (flattened);
-    return net, history (test accuracy after every epoch on ``X_test``)."""
+def train_dropout_mlp(seed: int, epochs: int, arrays, lr: float = 0.002,
+                      batch_size: int = 256, plot=False, progress: bool = True):
+    """Train :func:`dropout_mlp` with Adam on ``arrays = (X_train, y_train, X_test,
+    y_test)`` (flattened); return net, history (test accuracy after every epoch on
+    ``X_test``)."""
     X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     net = dropout_mlp()
@@ -100,10 +107,12 @@ def noise_images(count: int, seed: int = 0):
 
 
 def group_entropies(net, X, y, ood_sets: dict, num_samples: int | None = None) -> dict:
-    """Predictive entropy (NumPy arrays) for in-distribution inputs the prediction gets right and wrong, and
-    for each out-of-distribution set in ``ood_sets`` (name -> inputs).
+    """Predictive entropy (NumPy arrays) for in-distribution inputs the prediction
+    gets right and wrong, and for each out-of-distribution set in ``ood_sets``
+    (name -> inputs).
 
-    ``num_samples=None`` is the deterministic net (dropout off); an integer uses :func:`mc_predict`.
+    ``num_samples=None`` is the deterministic net (dropout off); an integer uses
+    :func:`mc_predict`.
     """
 
     def probabilities(inputs):

@@ -30,10 +30,12 @@ def kl_approx(log_alpha):
 
 
 class SparseVDWeightTerms(autograd.Function):
-    """sigma^2 = exp(log_sigma2) and the layer's summed KL (``kl_approx`` of the clipped log alpha), in NumPy.
+    """sigma^2 = exp(log_sigma2) and the layer's summed KL (``kl_approx`` of the clipped
+    log alpha), in NumPy.
 
-    ``forward(weight, log_sigma2)`` returns ``(sigma2, kl)``; ``backward`` returns the gradients of both outputs
-    with respect to ``weight`` and ``log_sigma2``, derived by hand (log alpha is computed once and reused).
+    ``forward(weight, log_sigma2)`` returns ``(sigma2, kl)``; ``backward`` returns the
+    gradients of both outputs with respect to ``weight`` and ``log_sigma2``, derived by
+    hand (log alpha is computed once and reused).
     """
 
     def forward(self, weight, log_sigma2):
@@ -52,10 +54,12 @@ class SparseVDWeightTerms(autograd.Function):
         import mxnet as mx
 
         w, w2, inside, s, inv_alpha, sigma2 = self.saved
-        # dKL/dlog alpha = -k1 k3 s (1 - s) - 1/2 sigmoid(-log alpha); zero where the clip is active
+        # dKL/dlog alpha = -k1 k3 s (1 - s) - 1/2 sigmoid(-log alpha);
+        # zero where the clip is active
         d_log_alpha = (-K1 * K3) * s * (1 - s) - 0.5 * inv_alpha / (1 + inv_alpha)
         d_log_alpha *= float(d_kl.asnumpy()) * inside
-        d_weight = d_log_alpha * (-2 * w / w2)  # log alpha = log sigma^2 - log(w^2 + 1e-8)
+        # log alpha = log sigma^2 - log(w^2 + 1e-8)
+        d_weight = d_log_alpha * (-2 * w / w2)
         d_log_sigma2 = d_log_alpha + d_sigma2.asnumpy() * sigma2
         return mx.nd.array(d_weight), mx.nd.array(d_log_sigma2)
 
@@ -63,28 +67,34 @@ class SparseVDWeightTerms(autograd.Function):
 class SparseVDDense(nn.HybridBlock):
     """Dense layer with Sparse Variational Dropout (Molchanov et al. 2017).
 
-    Per weight: mean ``weight`` (theta) and ``log_sigma2``; log alpha = log sigma^2 - log theta^2, clipped to
-    [-10, 10]. Training mode samples pre-activations with the local reparameterisation trick (Kingma et al.
-    2015); prediction mode uses theta with the weights whose log alpha exceeds ``threshold`` set to zero.
-    In training mode the forward pass also stores the layer's KL (from :class:`SparseVDWeightTerms`) in
-    ``last_kl``. The forward pass branches on the mode in Python, so the block is run imperatively.
+    Per weight: mean ``weight`` (theta) and ``log_sigma2``; log alpha = log sigma^2 -
+    log theta^2, clipped to [-10, 10]. Training mode samples pre-activations with the
+    local reparameterisation trick (Kingma et al. 2015); prediction mode uses theta with
+    the weights whose log alpha exceeds ``threshold`` set to zero. In training mode the
+    forward pass also stores the layer's KL (from :class:`SparseVDWeightTerms`) in
+    ``last_kl``. The forward pass branches on the mode in Python, so the block is run
+    imperatively.
     """
 
-    def __init__(self, units: int, in_units: int, activation: str | None = None, threshold: float = 3.0,
-                 init_log_sigma2: float = -10.0, **kwargs):
+    def __init__(self, units: int, in_units: int, activation: str | None = None,
+                 threshold: float = 3.0, init_log_sigma2: float = -10.0, **kwargs):
         super().__init__(**kwargs)
         if activation not in (None, "relu"):
             raise ValueError(f"activation must be None or 'relu', got {activation!r}")
-        self.units, self.in_units, self.activation, self.threshold = units, in_units, activation, threshold
-        self.weight = self.params.get("weight", shape=(units, in_units), init=init.Xavier())
+        self.units, self.in_units = units, in_units
+        self.activation, self.threshold = activation, threshold
+        self.weight = self.params.get("weight", shape=(units, in_units),
+                                      init=init.Xavier())
         self.log_sigma2 = self.params.get("log_sigma2", shape=(units, in_units),
                                           init=init.Constant(init_log_sigma2))
         self.bias = self.params.get("bias", shape=(units,), init=init.Zero())
-        self.noise = onp.random.default_rng(onp.random.randint(2**31))  # seeded by set_seed via NumPy's global
+        # seeded by set_seed through NumPy's global generator
+        self.noise = onp.random.default_rng(onp.random.randint(2**31))
         self.last_kl = None
 
     def log_alpha(self):
-        """log alpha per weight, clipped to [-10, 10] (recorded by autograd when called inside ``record``)."""
+        """log alpha per weight, clipped to [-10, 10] (recorded by autograd when called
+        inside ``record``)."""
         weight = self.weight.data()
         return np.clip(self.log_sigma2.data() - np.log(weight * weight + 1e-8), -10, 10)
 
@@ -99,27 +109,33 @@ class SparseVDDense(nn.HybridBlock):
     def hybrid_forward(self, F, x, weight, log_sigma2, bias):
         if autograd.is_training():
             sigma2, self.last_kl = SparseVDWeightTerms()(weight, log_sigma2)
-            mean = F.npx.fully_connected(x, weight, bias, num_hidden=self.units)  # x theta^T + b
-            var = F.npx.fully_connected(x * x, sigma2, no_bias=True, num_hidden=self.units)  # x^2 sigma^2^T
+            # x theta^T + b and x^2 (sigma^2)^T
+            mean = F.npx.fully_connected(x, weight, bias, num_hidden=self.units)
+            var = F.npx.fully_connected(x * x, sigma2, no_bias=True,
+                                        num_hidden=self.units)
             eps = np.array(self.noise.standard_normal(mean.shape, dtype=onp.float32))
             out = mean + F.np.sqrt(var + 1e-8) * eps
         else:
-            out = F.npx.fully_connected(x, weight * self.mask(), bias, num_hidden=self.units)
+            out = F.npx.fully_connected(x, weight * self.mask(), bias,
+                                        num_hidden=self.units)
         return F.npx.relu(out) if self.activation == "relu" else out
 
 
 def sparsity(layers) -> float:
-    """Fraction of the weights (biases excluded) of ``layers`` (SparseVDDense blocks) that are pruned."""
+    """Fraction of the weights (biases excluded) of ``layers`` (SparseVDDense blocks)
+    that are pruned."""
     pruned = sum(float((1 - layer.mask()).sum()) for layer in layers)
     total = sum(layer.weight.shape[0] * layer.weight.shape[1] for layer in layers)
     return pruned / total
 
 
 def svd_objective(net, X, y, num_train: int, kl_weight: float = 1.0):
-    """Negative ELBO per example: mean cross-entropy of the batch + kl_weight * KL / num_train (and both parts).
+    """Negative ELBO per example: mean cross-entropy of the batch + kl_weight * KL /
+    num_train (and both parts).
 
-    The KL is the one each layer computed in its training-mode forward pass (``last_kl``), which equals
-    ``layer.kl()`` without computing log alpha a second time.
+    The KL is the one each layer computed in its training-mode forward pass
+    (``last_kl``), which equals ``layer.kl()`` without computing log alpha a second
+    time.
     """
     cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()(net(X), y).mean()
     kl = sum(layer.last_kl for layer in net)
@@ -147,9 +163,10 @@ def dense_mlp(sizes=LAYER_SIZES) -> nn.HybridSequential:
     return net
 
 
-def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float = 1e-3, plot=False,
-                progress: bool = True):
-    """Pretrain :func:`dense_mlp` with Adam on ``arrays = (X_train, y_train, X_test, y_test)``; return net, history."""
+def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float = 1e-3,
+                plot=False, progress: bool = True):
+    """Pretrain :func:`dense_mlp` with Adam on ``arrays = (X_train, y_train, X_test,
+    y_test)``; return net, history."""
     X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     net = dense_mlp()
@@ -164,12 +181,14 @@ def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float
 
 
 def sparse_from_dense(dense, threshold: float = 3.0) -> nn.Sequential:
-    """A net of :class:`SparseVDDense` layers whose means are ``dense``'s weights and biases."""
+    """A net of :class:`SparseVDDense` layers whose means are ``dense``'s weights and
+    biases."""
     net = nn.Sequential()
     layers = list(dense)
     for index, layer in enumerate(layers):
         units, in_units = layer.weight.shape
-        sparse = SparseVDDense(units, in_units, "relu" if index < len(layers) - 1 else None, threshold)
+        activation = "relu" if index < len(layers) - 1 else None
+        sparse = SparseVDDense(units, in_units, activation, threshold)
         sparse.initialize()
         sparse.weight.set_data(layer.weight.data())
         sparse.bias.set_data(layer.bias.data())
@@ -177,31 +196,37 @@ def sparse_from_dense(dense, threshold: float = 3.0) -> nn.Sequential:
     return net
 
 
-def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 128, lr: float = 1e-3,
-                    lr_log_sigma2: float = 0.01, warmup_epochs: float = 1.0, evals_per_epoch: int = 1,
+def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 128,
+                    lr: float = 1e-3, lr_log_sigma2: float = 0.01,
+                    warmup_epochs: float = 1.0, evals_per_epoch: int = 1,
                     plot: LivePlot | bool = False, progress: bool = True) -> dict:
-    """Train a Sparse VD net by minimising the negative ELBO; return the per-evaluation curves.
+    """Train a Sparse VD net by minimising the negative ELBO; return the per-evaluation
+    curves.
 
-    Adam on theta and biases (``lr``) and on log sigma^2 (``lr_log_sigma2``); KL weight warmed up linearly over
-    ``warmup_epochs``; both learning rates decay linearly to 0 over the second half of the epochs.
+    Adam on theta and biases (``lr``) and on log sigma^2 (``lr_log_sigma2``); KL weight
+    warmed up linearly over ``warmup_epochs``; both learning rates decay linearly to 0
+    over the second half of the epochs.
     """
     X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
-    test_batches = ArrayBatches(X_test, y_test, 10000)  # one batch: the mask is computed once per evaluation
+    # one batch: the mask is computed once per evaluation
+    test_batches = ArrayBatches(X_test, y_test, 10000)
     params = net.collect_params()
     log_sigma2 = {name: p for name, p in params.items() if name.endswith("log_sigma2")}
     means = {name: p for name, p in params.items() if not name.endswith("log_sigma2")}
     trainers = [(gluon.Trainer(means, "adam", {"learning_rate": lr}), lr),
-                (gluon.Trainer(log_sigma2, "adam", {"learning_rate": lr_log_sigma2}), lr_log_sigma2)]
+                (gluon.Trainer(log_sigma2, "adam", {"learning_rate": lr_log_sigma2}),
+                 lr_log_sigma2)]
     if plot is True:
         plot = LivePlot(xlabel="epoch", title="Sparse VD training")
     num_train, steps_per_epoch = len(y_train), len(batches)
     total_steps = epochs * steps_per_epoch
     eval_every = max(1, steps_per_epoch // evals_per_epoch)
-    curves = {"epoch": [], "kl_per_example": [], "cross_entropy": [], "test_acc": [], "sparsity": []}
-    bar = tqdm(total=total_steps, desc=f"Sparse VD, seed {seed}", disable=not progress, file=sys.stderr,
-               leave=False, dynamic_ncols=True)
+    curves = {"epoch": [], "kl_per_example": [], "cross_entropy": [], "test_acc": [],
+              "sparsity": []}
+    bar = tqdm(total=total_steps, desc=f"Sparse VD, seed {seed}", disable=not progress,
+               file=sys.stderr, leave=False, dynamic_ncols=True)
     step, ce_sum, ce_count, start = 0, 0.0, 0, time.perf_counter()
     for _ in range(epochs):
         for X, y in batches:
@@ -209,9 +234,12 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
             decay = min(1.0, 2.0 * (1.0 - progress_fraction))
             for trainer, base in trainers:
                 trainer.set_learning_rate(base * decay)
-            kl_weight = min(1.0, step / (warmup_epochs * steps_per_epoch)) if warmup_epochs > 0 else 1.0
+            kl_weight = 1.0
+            if warmup_epochs > 0:
+                kl_weight = min(1.0, step / (warmup_epochs * steps_per_epoch))
             with autograd.record():
-                objective, cross_entropy, kl = svd_objective(net, X, y, num_train, kl_weight)
+                objective, cross_entropy, kl = svd_objective(net, X, y, num_train,
+                                                             kl_weight)
             objective.backward()
             for trainer, _ in trainers:
                 trainer.step(1)
@@ -219,18 +247,22 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
             step += 1
             bar.update(1)
             if step % eval_every == 0 or step == total_steps:
-                point = {"kl_per_example": float(kl) / num_train, "cross_entropy": float(ce_sum) / ce_count,
-                         "test_acc": evaluate_accuracy(net, test_batches), "sparsity": sparsity(net)}
+                point = {"kl_per_example": float(kl) / num_train,
+                         "cross_entropy": float(ce_sum) / ce_count,
+                         "test_acc": evaluate_accuracy(net, test_batches),
+                         "sparsity": sparsity(net)}
                 ce_sum, ce_count = 0.0, 0
                 curves["epoch"].append(step / steps_per_epoch)
                 for key, value in point.items():
                     curves[key].append(value)
-                bar.set_postfix(acc=f"{point['test_acc']:.3f}", pruned=f"{point['sparsity']:.3f}")
+                bar.set_postfix(acc=f"{point['test_acc']:.3f}",
+                                pruned=f"{point['sparsity']:.3f}")
                 if plot:
-                    plot.add(step / steps_per_epoch, {"KL / N": point["kl_per_example"],
-                                                      "cross-entropy": point["cross_entropy"],
-                                                      "test acc (pruned)": point["test_acc"],
-                                                      "fraction pruned": point["sparsity"]})
+                    plot.add(step / steps_per_epoch,
+                             {"KL / N": point["kl_per_example"],
+                              "cross-entropy": point["cross_entropy"],
+                              "test acc (pruned)": point["test_acc"],
+                              "fraction pruned": point["sparsity"]})
     bar.close()
     curves["seconds"] = time.perf_counter() - start
     return curves

@@ -32,23 +32,35 @@ class Split(NamedTuple):
 
 
 def breast_cancer_split(seed: int = 0, test_fraction: float = 0.3) -> Split:
-    """scikit-learn's breast-cancer data, split (stratified, ``random_state=seed``) and standardised
-    with the training part's mean and standard deviation only."""
+    """scikit-learn's breast-cancer data, split (stratified, ``random_state=seed``) and
+    standardised with the training part's mean and standard deviation only."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
+        raise ValueError(
+            f"test_fraction must be strictly between 0 and 1, got {test_fraction}"
+        )
     bunch = load_breast_cancer()
-    X_tr, X_te, y_tr, y_te = train_test_split(bunch.data, bunch.target, test_size=test_fraction,
-                                              stratify=bunch.target, random_state=seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        bunch.data,
+        bunch.target,
+        test_size=test_fraction,
+        stratify=bunch.target,
+        random_state=seed,
+    )
     mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
 
     def to_mx(a):
         return np.array(a, dtype="float32")
 
-    return Split(to_mx((X_tr - mean) / std), to_mx(y_tr), to_mx((X_te - mean) / std), to_mx(y_te),
-                 tuple(bunch.feature_names))
+    return Split(
+        to_mx((X_tr - mean) / std),
+        to_mx(y_tr),
+        to_mx((X_te - mean) / std),
+        to_mx(y_te),
+        tuple(bunch.feature_names),
+    )
 
 
 def weight_decay_step(W, grad, lr, lam, m):
@@ -57,28 +69,37 @@ def weight_decay_step(W, grad, lr, lam, m):
 
 
 PENALTIES = ("none", "l2", "l1", "l1-subgradient")
-LAMS_LOGISTIC = (1.0, 3.0, 10.0, 30.0, 100.0)  # the lambdas of the sparsity experiment (lambda = 1/C)
+# the lambdas of the sparsity experiment (lambda = 1/C)
+LAMS_LOGISTIC = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 def logistic_loss(z, y):
-    """Mean cross-entropy of logits ``z`` (m × K) against labels ``y`` in {0, 1} (m,): one value per column.
+    """Mean cross-entropy of logits ``z`` (m × K) against labels ``y`` in {0, 1} (m,):
+    one value per column.
 
-    Leading batch axes are allowed: ``z`` (..., m, K) with ``y`` (..., m) gives (..., K)."""
+    Leading batch axes are allowed: ``z`` (..., m, K) with ``y`` (..., m) gives
+    (..., K)."""
     signs = 2 * np.expand_dims(y, -1) - 1
-    return npx.activation(-signs * z, act_type="softrelu").mean(axis=-2)  # log(1 + exp(-s z)), stable
+    # log(1 + exp(-s z)), stable
+    return npx.activation(-signs * z, act_type="softrelu").mean(axis=-2)
 
 
 def fit_logistic(X, y, lams, penalty="l2", steps=800, lr=0.3, momentum=True):
-    """Logistic regression for every λ in ``lams`` at once (one weight column each), full-batch.
+    """Logistic regression for every λ in ``lams`` at once (one weight column each),
+    full-batch.
 
-    ``penalty``: "l2" (weight-decay step), "l1" (proximal soft-threshold step), "l1-subgradient"
-    (autograd through |w|, the naive way) or "none". ``X`` is (m, d), or a stack (S, m, d) of S datasets
-    (then ``y`` is (S, m)). Returns the weights (d × K, or S × d × K) and biases (1 × K, or S × 1 × K).
+    ``penalty``: "l2" (weight-decay step), "l1" (proximal soft-threshold step),
+    "l1-subgradient" (autograd through |w|, the naive way) or "none". ``X`` is (m, d),
+    or a stack (S, m, d) of S datasets (then ``y`` is (S, m)). Returns the weights
+    (d × K, or S × d × K) and biases (1 × K, or S × 1 × K).
     """
     if penalty not in PENALTIES:
         raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
     if X.shape[:-1] != y.shape:
-        raise ValueError(f"X has {X.shape[-2]} rows but y has {y.shape[-1]} labels (shapes {X.shape}, {y.shape})")
+        raise ValueError(
+            f"X has {X.shape[-2]} rows but y has {y.shape[-1]} labels "
+            f"(shapes {X.shape}, {y.shape})"
+        )
     lams = np.array(onp.atleast_1d(onp.asarray(lams, dtype="float32")))
     if float(lams.min()) < 0:
         raise ValueError(f"every lambda must be >= 0, got {lams}")
@@ -107,7 +128,8 @@ def fit_logistic(X, y, lams, penalty="l2", steps=800, lr=0.3, momentum=True):
 
 
 def accuracy_per_column(W, b, X, y):
-    """Accuracy of each column's classifier (threshold the logit at 0) on ``(X, y)``, as a NumPy array."""
+    """Accuracy of each column's classifier (threshold the logit at 0) on ``(X, y)``, as
+    a NumPy array."""
     predictions = np.matmul(X, W) + b > 0
     return (predictions == (np.expand_dims(y, -1) > 0.5)).mean(axis=-2).asnumpy()
 
@@ -118,24 +140,32 @@ def soft_threshold(v, t):
 
 
 def sparsity_runs(seeds, lams, penalties=("l2", "l1"), steps=800, progress=True):
-    """Fit logistic regression on the breast-cancer split of every seed (all seeds in one stacked run).
+    """Fit logistic regression on the breast-cancer split of every seed (all seeds in
+    one stacked run).
 
-    Returns ``{penalty: {"zero_fraction", "test_acc": seeds × K, "W": seeds × d × K, "b": seeds × 1 × K}}``
-    (NumPy arrays).
+    Returns ``{penalty: {"zero_fraction", "test_acc": seeds × K, "W": seeds × d × K,
+    "b": seeds × 1 × K}}`` (NumPy arrays).
     """
     import sys
 
     from tqdm.std import tqdm
 
     splits = [breast_cancer_split(seed) for seed in seeds]
-    X_train, y_train, X_test, y_test = (np.stack([getattr(s, name) for s in splits])
-                                        for name in ("X_train", "y_train", "X_test", "y_test"))
+    X_train, y_train, X_test, y_test = (
+        np.stack([getattr(s, name) for s in splits])
+        for name in ("X_train", "y_train", "X_test", "y_test")
+    )
     out = {}
-    for penalty in tqdm(penalties, desc="penalties", disable=not progress, file=sys.stderr, leave=False):
+    for penalty in tqdm(
+        penalties, desc="penalties", disable=not progress, file=sys.stderr, leave=False
+    ):
         W, b = fit_logistic(X_train, y_train, lams, penalty, steps=steps)
-        out[penalty] = {"zero_fraction": (W == 0).mean(axis=-2).asnumpy(),
-                        "test_acc": accuracy_per_column(W, b, X_test, y_test),
-                        "W": W.asnumpy(), "b": b.asnumpy()}
+        out[penalty] = {
+            "zero_fraction": (W == 0).mean(axis=-2).asnumpy(),
+            "test_acc": accuracy_per_column(W, b, X_test, y_test),
+            "W": W.asnumpy(),
+            "b": b.asnumpy(),
+        }
     return out
 
 
@@ -156,8 +186,10 @@ def _rounded(mean_and_std, digits=6):
     "Weight-decay chapter: logistic regression on breast cancer, zero weights of L1 "
     "vs L2",
     seeds=3,
-    options={"steps": (int, 800,
-                       "full-batch (accelerated) proximal gradient steps per fit")})
+    options={
+        "steps": (int, 800, "full-batch (accelerated) proximal gradient steps per fit")
+    },
+)
 def l1_sparsity(seeds=3, progress=True, steps=800, arrays=False):
     """Fraction of exactly-zero weights and test accuracy per penalty and λ of
     LAMS_LOGISTIC: mean and std over the splits of seeds 0, ..., seeds - 1.
@@ -166,8 +198,9 @@ def l1_sparsity(seeds=3, progress=True, steps=800, arrays=False):
     JSON) under ``"arrays"``: the chapter draws its figures from them.
     """
     _check_steps(steps)
-    per_seed = sparsity_runs(range(seeds), LAMS_LOGISTIC, steps=steps,
-                             progress=progress)
+    per_seed = sparsity_runs(
+        range(seeds), LAMS_LOGISTIC, steps=steps, progress=progress
+    )
     rows = []
     for penalty in ("l1", "l2"):
         for k, lam in enumerate(LAMS_LOGISTIC):
@@ -177,18 +210,26 @@ def l1_sparsity(seeds=3, progress=True, steps=800, arrays=False):
                 row[key], row[f"{key}_std"] = _rounded(stats)
             rows.append(row)
     zeros = {penalty: per_seed[penalty]["zero_fraction"] for penalty in ("l1", "l2")}
-    result = {"experiment": "l1-sparsity", "seeds": seeds, "steps": steps,
-              "l1_sparser_than_l2_at_every_lambda_and_seed": bool(
-                  (zeros["l1"] > zeros["l2"]).all()),
-              "results": rows}
+    result = {
+        "experiment": "l1-sparsity",
+        "seeds": seeds,
+        "steps": steps,
+        "l1_sparser_than_l2_at_every_lambda_and_seed": bool(
+            (zeros["l1"] > zeros["l2"]).all()
+        ),
+        "results": rows,
+    }
     if arrays:
         result["arrays"] = per_seed
     return result
 
 
-def high_dim_data(seed: int, n_train: int = 20, n_valid: int = 100, n_test: int = 1000, d: int = 200):
-    """d2l's synthetic regression: y = 0.05 + 0.01·sum(x) + N(0, 0.01²), x ~ N(0, I_d); plus an N(0, I)
-    initial weight vector. Returns ``({"train": (X, y), "valid": ..., "test": ...}, w_init)``."""
+def high_dim_data(
+    seed: int, n_train: int = 20, n_valid: int = 100, n_test: int = 1000, d: int = 200
+):
+    """d2l's synthetic regression: y = 0.05 + 0.01·sum(x) + N(0, 0.01²), x ~ N(0, I_d);
+    plus an N(0, I) initial weight vector. Returns ``({"train": (X, y), "valid": ...,
+    "test": ...}, w_init)``."""
     rng = onp.random.default_rng(seed)
     true_w, true_b = onp.full(d, 0.01), 0.05
 
@@ -202,15 +243,20 @@ def high_dim_data(seed: int, n_train: int = 20, n_valid: int = 100, n_test: int 
 
 
 def squared_loss_per_column(W, b, X, y):
-    """Mean of (ŷ - y)²/2 over the examples, for each column of ``W`` (d × K): a NumPy array of K values."""
+    """Mean of (ŷ - y)²/2 over the examples, for each column of ``W`` (d × K): a NumPy
+    array of K values."""
     residual = np.dot(X, W) + b - y.reshape(-1, 1)
-    return (0.5 * residual ** 2).mean(axis=0).asnumpy()
+    return (0.5 * residual**2).mean(axis=0).asnumpy()
 
 
-def fit_linear_wd(X, y, lams, w_init, steps: int = 300, lr: float = 0.05, callback=None):
-    """Linear regression by full-batch gradient descent with weight decay, one column per λ in ``lams``.
+def fit_linear_wd(
+    X, y, lams, w_init, steps: int = 300, lr: float = 0.05, callback=None
+):
+    """Linear regression by full-batch gradient descent with weight decay, one column
+    per λ in ``lams``.
 
-    The bias is not decayed. ``callback(step, W, b)`` is called every 10 steps. Returns ``(W, b)``.
+    The bias is not decayed. ``callback(step, W, b)`` is called every 10 steps. Returns
+    ``(W, b)``.
     """
     lams = onp.asarray(lams, dtype="float32")
     if lams.ndim != 1 or (lams < 0).any():
@@ -231,25 +277,30 @@ def fit_linear_wd(X, y, lams, w_init, steps: int = 300, lr: float = 0.05, callba
     return W, b
 
 
-LAMS_LINEAR = (0.0, 0.02, 0.06, 0.2, 0.6, 2.0, 6.0, 20.0, 60.0, 200.0)  # wd = lambda / 20: 0.001 ... 10
+# wd = lambda / 20: 0.001 ... 10
+LAMS_LINEAR = (0.0, 0.02, 0.06, 0.2, 0.6, 2.0, 6.0, 20.0, 60.0, 200.0)
 
 
 def weight_decay_runs(seeds, lams=LAMS_LINEAR, steps: int = 300, progress: bool = True):
-    """Train/valid/test loss and ||w|| of the high-dimensional regression for every seed and λ.
+    """Train/valid/test loss and ||w|| of the high-dimensional regression for every seed
+    and λ.
 
-    Returns a dict of seeds × K NumPy arrays: ``train_loss``, ``valid_loss``, ``test_loss``, ``w_norm``.
+    Returns a dict of seeds × K NumPy arrays: ``train_loss``, ``valid_loss``,
+    ``test_loss``, ``w_norm``.
     """
     import sys
 
     from tqdm.std import tqdm
 
     out = {"train_loss": [], "valid_loss": [], "test_loss": [], "w_norm": []}
-    for seed in tqdm(seeds, desc="seeds", disable=not progress, file=sys.stderr, leave=False):
+    for seed in tqdm(
+        seeds, desc="seeds", disable=not progress, file=sys.stderr, leave=False
+    ):
         sets, w_init = high_dim_data(seed)
         W, b = fit_linear_wd(*sets["train"], lams, w_init, steps=steps)
         for name in ("train", "valid", "test"):
             out[f"{name}_loss"].append(squared_loss_per_column(W, b, *sets[name]))
-        out["w_norm"].append(onp.sqrt((W ** 2).sum(axis=0).asnumpy()))
+        out["w_norm"].append(onp.sqrt((W**2).sum(axis=0).asnumpy()))
     return {key: onp.array(value) for key, value in out.items()}
 
 
@@ -258,7 +309,8 @@ def weight_decay_runs(seeds, lams=LAMS_LINEAR, steps: int = 300, progress: bool 
     "Weight-decay chapter: linear regression, d=200, 20 examples; loss and ||w|| per "
     "lambda",
     seeds=3,
-    options={"steps": (int, 300, "full-batch gradient steps per run")})
+    options={"steps": (int, 300, "full-batch gradient steps per run")},
+)
 def weight_decay(seeds=3, progress=True, steps=300, arrays=False):
     """Train/valid/test loss and ||w|| per λ of LAMS_LINEAR (mean and std over seeds
     0, ..., seeds - 1), and the λ the validation loss chooses for each seed.
@@ -267,8 +319,9 @@ def weight_decay(seeds=3, progress=True, steps=300, arrays=False):
     not JSON) under ``"arrays"``: the chapter draws its figures from them.
     """
     _check_steps(steps)
-    per_seed = weight_decay_runs(range(seeds), LAMS_LINEAR, steps=steps,
-                                 progress=progress)
+    per_seed = weight_decay_runs(
+        range(seeds), LAMS_LINEAR, steps=steps, progress=progress
+    )
     chosen = per_seed["valid_loss"].argmin(axis=1)
     rows = []
     for k, lam in enumerate(LAMS_LINEAR):
@@ -277,34 +330,45 @@ def weight_decay(seeds=3, progress=True, steps=300, arrays=False):
             row[key], row[f"{key}_std"] = _rounded(mean_std(per_seed[key][:, k]))
         row["seeds_choosing_it"] = int((chosen == k).sum())
         rows.append(row)
-    result = {"experiment": "weight-decay", "seeds": seeds, "steps": steps,
-              "chosen_lambda_per_seed": [LAMS_LINEAR[k] for k in chosen],
-              "results": rows}
+    result = {
+        "experiment": "weight-decay",
+        "seeds": seeds,
+        "steps": steps,
+        "chosen_lambda_per_seed": [LAMS_LINEAR[k] for k in chosen],
+        "results": rows,
+    }
     if arrays:
         result["arrays"] = per_seed
     return result
 
 
-def fit_linear_gluon(X, y, lam, w_init, steps: int = 300, lr: float = 0.05, decay_bias: bool = False):
-    """The same regression with ``nn.Dense(1)`` and ``gluon.Trainer(..., {"wd": lam / m})``; full batch."""
+def fit_linear_gluon(
+    X, y, lam, w_init, steps: int = 300, lr: float = 0.05, decay_bias: bool = False
+):
+    """The same regression with ``nn.Dense(1)`` and
+    ``gluon.Trainer(..., {"wd": lam / m})``; full batch."""
     m, d = X.shape
     net = nn.Dense(1, in_units=d)
     net.initialize(init.Zero())
     net.weight.set_data(w_init.reshape(1, -1))
     if not decay_bias:
         net.collect_params(".*bias").setattr("wd_mult", 0)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": lr, "wd": lam / m})
+    trainer = gluon.Trainer(
+        net.collect_params(), "sgd", {"learning_rate": lr, "wd": lam / m}
+    )
     loss = gluon.loss.L2Loss()  # (ŷ - y)² / 2 per example
     for _ in range(steps):
         with autograd.record():
             batch_loss = loss(net(X), y)
         batch_loss.backward()
-        trainer.step(m)  # divides the summed gradient by m: the gradient of the mean loss
+        # divides the summed gradient by m: the gradient of the mean loss
+        trainer.step(m)
     return net
 
 
 def tanh_linear_threshold(rel_tol: float = 0.05) -> float:
-    """The z_lin > 0 with |tanh z - z| = rel_tol·|z|: tanh is within rel_tol of linear for |z| <= z_lin."""
+    """The z_lin > 0 with |tanh z - z| = rel_tol·|z|: tanh is within rel_tol of linear
+    for |z| <= z_lin."""
     from scipy.optimize import brentq
 
     if not 0 < rel_tol < 1:
@@ -319,17 +383,26 @@ def sine_data(seed: int, n: int = 20, noise: float = 0.3):
     """n points x ~ U(-1, 1), y = sin(3x) + N(0, noise²), as (n, 1) float32 arrays."""
     rng = onp.random.default_rng(seed)
     x = rng.uniform(-1, 1, size=(n, 1))
-    return np.array(x, dtype="float32"), np.array(onp.sin(3 * x) + rng.normal(0, noise, size=(n, 1)),
-                                                  dtype="float32")
+    return np.array(x, dtype="float32"), np.array(
+        onp.sin(3 * x) + rng.normal(0, noise, size=(n, 1)), dtype="float32"
+    )
 
 
-def tanh_mlp_fit(seeds, lams=LAMS_TANH, hidden: int = 32, steps: int = 500, lr: float = 0.02,
-                 progress: bool = True):
-    """One 1-hidden-hidden-1 tanh MLP per (seed, λ), all trained at once on ``sine_data(seed)`` with Adam on
-    J + λ/(2m)·Σ||W||_F². The parameters carry a leading axis of length N = len(seeds)·len(lams), seed-major.
+def tanh_mlp_fit(
+    seeds,
+    lams=LAMS_TANH,
+    hidden: int = 32,
+    steps: int = 500,
+    lr: float = 0.02,
+    progress: bool = True,
+):
+    """One 1-hidden-hidden-1 tanh MLP per (seed, λ), all trained at once on
+    ``sine_data(seed)`` with Adam on J + λ/(2m)·Σ||W||_F². The parameters carry a
+    leading axis of length N = len(seeds)·len(lams), seed-major.
 
-    Returns ``(forward, (X, y))``: ``forward(X)`` maps inputs (n, 1) or (N, n, 1) to outputs (N, n, 1) and
-    the two hidden layers' pre-activations (N, n, hidden) each; ``X``, ``y`` are the training sets (N, n, 1).
+    Returns ``(forward, (X, y))``: ``forward(X)`` maps inputs (n, 1) or (N, n, 1) to
+    outputs (N, n, 1) and the two hidden layers' pre-activations (N, n, hidden) each;
+    ``X``, ``y`` are the training sets (N, n, 1).
     """
     import sys
 
@@ -343,13 +416,25 @@ def tanh_mlp_fit(seeds, lams=LAMS_TANH, hidden: int = 32, steps: int = 500, lr: 
     m = X.shape[1]
     lam = np.array(onp.tile(onp.asarray(lams, dtype="float32"), S)).reshape(N, 1, 1)
     scales = {"W1": 3.0, "W2": 1 / onp.sqrt(hidden), "W3": 1 / onp.sqrt(hidden)}
-    shapes = {"W1": (K, 1, hidden), "b1": (K, 1, hidden), "W2": (K, hidden, hidden), "b2": (K, 1, hidden),
-              "W3": (K, hidden, 1), "b3": (K, 1, 1)}
+    shapes = {
+        "W1": (K, 1, hidden),
+        "b1": (K, 1, hidden),
+        "W2": (K, hidden, hidden),
+        "b2": (K, 1, hidden),
+        "W3": (K, hidden, 1),
+        "b3": (K, 1, 1),
+    }
     rngs = [onp.random.default_rng(1000 + seed) for seed in seeds]
     params = {}
     for name, shape in shapes.items():
-        value = onp.concatenate([rng.normal(0, scales[name], size=shape) if name in scales
-                                 else onp.zeros(shape) for rng in rngs])
+        value = onp.concatenate(
+            [
+                rng.normal(0, scales[name], size=shape)
+                if name in scales
+                else onp.zeros(shape)
+                for rng in rngs
+            ]
+        )
         params[name] = gluon.Parameter(name, shape=value.shape)
         params[name].initialize()
         params[name].set_data(np.array(value, dtype="float32"))
@@ -363,29 +448,43 @@ def tanh_mlp_fit(seeds, lams=LAMS_TANH, hidden: int = 32, steps: int = 500, lr: 
         z2 = np.matmul(np.tanh(z1), P["W2"]()) + P["b2"]()
         return np.matmul(np.tanh(z2), P["W3"]()) + P["b3"](), (z1, z2)
 
-    for _ in tqdm(range(steps), desc="tanh MLPs", disable=not progress, file=sys.stderr, leave=False):
+    for _ in tqdm(
+        range(steps),
+        desc="tanh MLPs",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+    ):
         with autograd.record():
             out, _ = forward(X)
             data_cost = (0.5 * (out - y) ** 2).mean(axis=(1, 2), keepdims=True)
-            penalty = sum((P[w]() ** 2).sum(axis=(1, 2), keepdims=True) for w in ("W1", "W2", "W3"))
+            penalty = sum(
+                (P[w]() ** 2).sum(axis=(1, 2), keepdims=True)
+                for w in ("W1", "W2", "W3")
+            )
             cost = (data_cost + lam / (2 * m) * penalty).sum()
         cost.backward()
         trainer.step(1)
     return forward, (X, y)
 
 
-def tanh_mlp_measure(forward, z_lin: float, n_seeds: int, grid_points: int = 201) -> dict:
-    """On a grid of [-1, 1], per seed and λ (arrays n_seeds × K): test MSE against sin(3x), the fraction of
-    hidden pre-activations with |z| <= z_lin, their mean |z|, the roughness ∫|f''| dx; plus the fits."""
+def tanh_mlp_measure(
+    forward, z_lin: float, n_seeds: int, grid_points: int = 201
+) -> dict:
+    """On a grid of [-1, 1], per seed and λ (arrays n_seeds × K): test MSE against
+    sin(3x), the fraction of hidden pre-activations with |z| <= z_lin, their mean |z|,
+    the roughness ∫|f''| dx; plus the fits."""
     grid = onp.linspace(-1, 1, grid_points)
     out, (z1, z2) = forward(np.array(grid.reshape(-1, 1), dtype="float32"))
     fits = out[:, :, 0].asnumpy()
     z = onp.concatenate([z1.asnumpy(), z2.asnumpy()], axis=2)
     dx = grid[1] - grid[0]
-    per_net = {"test_mse": ((fits - onp.sin(3 * grid)) ** 2).mean(axis=1),
-               "linear_fraction": (onp.abs(z) <= z_lin).mean(axis=(1, 2)),
-               "mean_abs_z": onp.abs(z).mean(axis=(1, 2)),
-               "roughness": onp.abs(onp.diff(fits, 2, axis=1)).sum(axis=1) / dx}
+    per_net = {
+        "test_mse": ((fits - onp.sin(3 * grid)) ** 2).mean(axis=1),
+        "linear_fraction": (onp.abs(z) <= z_lin).mean(axis=(1, 2)),
+        "mean_abs_z": onp.abs(z).mean(axis=(1, 2)),
+        "roughness": onp.abs(onp.diff(fits, 2, axis=1)).sum(axis=1) / dx,
+    }
     result = {key: value.reshape(n_seeds, -1) for key, value in per_net.items()}
     result["grid"], result["fits"] = grid, fits.reshape(n_seeds, -1, grid_points)
     return result
