@@ -99,6 +99,31 @@ def test_one_step_with_a_fixed_mask_equals_the_reference_step():
     assert_same_weights(net_a, net_b)
 
 
+def test_any_gluon_loss_and_a_mask_shared_along_an_axis():
+    """A loss other than the default cross-entropy runs as Gluon computes it; ``Dropout(axes=...)`` gets a mask
+    of size 1 along those axes, broadcast."""
+    X, y = problem(32)
+    X, y = np.array(X), np.array(y)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss(weight=2.0)
+    net_a, net_b = mlp(), mlp()
+    first, last = net_a._children.values()
+    shared = nn.HybridSequential()
+    shared.add(first, nn.Dropout(0.5, axes=(1,)), last)
+    run = engine.Engine(shared, loss, lr=0.3)
+    mask = numpy.array([[2.0]] * 16 + [[0.0]] * 16, dtype=numpy.float32)  # whole examples dropped
+    run.samplers[0].draw = lambda out: numpy.copyto(out, mask)
+    loss_sum, _ = run.step(X, y)
+    assert run.masks[0].shape == (32, 1)
+    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": 0.3})
+    first, last = net_b._children.values()
+    with autograd.record():
+        batch_loss = loss(last(first(X) * np.array(mask)), y)
+    batch_loss.backward()
+    trainer.step(32)
+    assert loss_sum == pytest.approx(float(batch_loss.sum()), rel=1e-6)
+    assert_same_weights(shared, net_b)
+
+
 @pytest.mark.parametrize("optimizer, options", [("sgd", {"momentum": 0.9, "wd": 1e-3}),
                                                 ("adam", {"wd": 1e-3}), ("adam", {})])
 def test_momentum_and_adam_follow_gluons_optimizers(optimizer, options):

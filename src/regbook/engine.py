@@ -136,13 +136,25 @@ def _layers(block) -> list:
     return [block]
 
 
-def _make_graph(layers, loss):
+def is_plain_softmax_cross_entropy(loss) -> bool:
+    """Whether ``loss`` is Gluon's default ``SoftmaxCrossEntropyLoss`` (sparse labels, logits, last axis, no weight)."""
+    from mxnet.gluon import loss as gloss
+
+    return (type(loss) is gloss.SoftmaxCrossEntropyLoss and loss._sparse_label and not loss._from_logits
+            and loss._axis == -1 and loss._weight is None and loss._batch_axis == 0)
+
+
+def _make_graph(layers, loss, mask_broadcast):
     """A HybridBlock ``(X, y, totals, *masks) -> totals + [loss sum, correct count]``: the training step's graph.
 
     ``layers`` holds Gluon blocks and, where the network had a dropout layer, ``None`` (multiply by the next
-    mask). The loss sum carries the gradient; the correct count is cut off from it.
+    mask; ``mask_broadcast[k]`` when the mask is shared along some axes). The loss sum carries the gradient; the
+    correct count is cut off from it. Gluon's default softmax cross-entropy becomes MXNet's fused
+    ``softmax_cross_entropy`` (one operator, forward and backward, instead of seven).
     """
     from mxnet.gluon import HybridBlock
+
+    fused_loss = is_plain_softmax_cross_entropy(loss)
 
     class StepGraph(HybridBlock):
         def __init__(self):
@@ -157,12 +169,23 @@ def _make_graph(layers, loss):
             self._loss = loss
 
         def hybrid_forward(self, F, X, y, totals, *masks):
-            h, masks = X, list(masks)
+            h, k = X, 0
             for layer in self._plan:
-                h = h * masks.pop(0) if layer is None else layer(h)
-            loss_sum = self._loss(h, y).sum()
-            correct = (h.argmax(axis=1).astype("float32") == y.astype("float32")).astype("float32").sum()
-            return totals + F.np.stack([loss_sum, correct])
+                if layer is not None:
+                    h = layer(h)
+                    continue
+                if mask_broadcast[k]:
+                    h = h * masks[k]
+                else:  # the same-shape product: a simpler backward than mxnet.np's broadcasting one
+                    h = F.elemwise_mul(h.as_nd_ndarray(), masks[k].as_nd_ndarray()).as_np_ndarray()
+                k += 1
+            logits, labels = h.as_nd_ndarray(), F.cast(y.as_nd_ndarray(), "float32")
+            if fused_loss:
+                loss_sum = F.softmax_cross_entropy(logits, labels)
+            else:
+                loss_sum = F.sum(self._loss(h, y).as_nd_ndarray()).reshape((1,))
+            correct = F.BlockGrad(F.sum(F.argmax(logits, axis=1) == labels)).reshape((1,))
+            return totals + F.concat(loss_sum, correct, dim=0).as_np_ndarray()
 
     return StepGraph()
 
@@ -179,7 +202,7 @@ class _Slot:
         self.x_view, self.y_view = numpy_view(self.X), numpy_view(self.y)
         self.masks = [mnp.zeros(engine._mask_shape(k, batch_size)) for k in range(len(engine.samplers))]
         self.mask_views = [numpy_view(mask) for mask in self.masks]
-        self.graph = _make_graph(engine._plan, engine.loss)
+        self.graph = _make_graph(engine._plan, engine.loss, [bool(axes) for axes in engine._mask_axes])
         self.graph.hybridize(static_alloc=True, static_shape=True)
         self._call = None
 
