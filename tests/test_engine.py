@@ -138,6 +138,22 @@ def test_momentum_and_adam_follow_gluons_optimizers(optimizer, options):
     assert_same_weights(net_a, net_b, tol=1e-5)
 
 
+def test_a_learning_rate_schedule_is_taken_over_from_the_trainer():
+    import mxnet as mx
+
+    X, y = problem(64)
+    X, y = np.array(X), np.array(y)
+    net_a, net_b = mlp(), mlp()
+    trainers = [gluon.Trainer(net.collect_params(), "adam", {
+        "learning_rate": 0.1, "lr_scheduler": mx.lr_scheduler.CosineScheduler(6, base_lr=0.1, final_lr=0.001)})
+        for net in (net_a, net_b)]
+    run = engine.Engine.from_trainer(net_a, LOSS, trainers[0])
+    for _ in range(6):
+        run.step(X, y)
+        reference_step(net_b, X, y, trainers[1])
+    assert_same_weights(net_a, net_b, tol=1e-5)
+
+
 def test_an_epoch_of_array_batches_equals_the_textbook_epoch_without_dropout():
     """Same order (same generator), the smaller last batch divided by its own length, the same statistics."""
     X, y = problem(1000)

@@ -242,15 +242,17 @@ class Engine:
     """Train ``net`` (a Gluon ``HybridSequential``) with ``loss`` and SGD or Adam, fast; see the module's doc.
 
     ``lr``, ``momentum`` and ``wd`` mean what they mean to Gluon's ``sgd`` (and ``adam``: ``beta1``, ``beta2``,
-    ``epsilon``); every step divides the summed gradient by the batch's length, as ``trainer.step(len(y))``.
+    ``epsilon``); ``lr_scheduler`` (an ``mxnet.lr_scheduler`` object) gives the learning rate of update ``t``
+    (1, 2, ...) instead of ``lr``, as in Gluon. Every step divides the summed gradient by the batch's length, as
+    ``trainer.step(len(y))``.
     ``seed`` seeds the dropout masks (default: drawn from NumPy's global generator, which
     :func:`regbook.seeding.set_seed` seeds). ``threaded`` says what to do under a threaded MXNet engine:
     ``"sync"`` (wait for MXNet after every step) or ``"raise"``.
     """
 
     def __init__(self, net, loss, lr: float = 0.1, optimizer: str = "sgd", momentum: float = 0.0, wd: float = 0.0,
-                 beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int | None = None,
-                 threaded: str = "sync"):
+                 beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, lr_scheduler=None,
+                 seed: int | None = None, threaded: str = "sync"):
         from mxnet import npx
         from mxnet.gluon import nn
 
@@ -269,6 +271,7 @@ class Engine:
         self.net, self.loss = net, loss
         self.lr, self.optimizer, self.momentum, self.wd = float(lr), optimizer, float(momentum), float(wd)
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+        self.lr_scheduler = lr_scheduler
         if seed is None:
             seed = int(numpy.random.randint(0, 2**63 - 1, dtype=numpy.int64))
         self.bit_generator = numpy.random.SFC64(seed)
@@ -298,9 +301,9 @@ class Engine:
             options["momentum"] = opt.momentum
         elif name == "adam":
             options.update(beta1=opt.beta1, beta2=opt.beta2, epsilon=opt.epsilon)
-        if opt.lr_scheduler is not None or opt.clip_gradient is not None or opt.rescale_grad != 1.0:
-            raise NotImplementedError("regbook.engine: learning-rate schedules, clipping and rescale_grad are not "
-                                      "taken over from the trainer; set engine.lr per epoch instead")
+        if opt.clip_gradient is not None or opt.rescale_grad != 1.0:
+            raise NotImplementedError("regbook.engine does not take over gradient clipping or rescale_grad")
+        options["lr_scheduler"] = opt.lr_scheduler
         return cls(net, loss, **(options | kwargs))
 
     # -- set-up, on the first batch ----------------------------------------------------------------------------
@@ -366,8 +369,8 @@ class Engine:
     def _update(self, batch_size: int) -> None:
         """One optimizer step on the flat buffers; the gradient is the batch's sum, divided by ``batch_size``."""
         w, g = self.weights, self.grads
-        lr, rescale = self.lr, 1.0 / batch_size
         self.num_updates += 1
+        lr, rescale = self.lr if self.lr_scheduler is None else self.lr_scheduler(self.num_updates), 1.0 / batch_size
         if self.optimizer == "sgd" and not self.momentum and not self.wd:
             self._saxpy(g, w, a=-lr * rescale)  # w -= lr * g / batch_size, in place, one pass
             return
