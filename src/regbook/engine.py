@@ -27,9 +27,10 @@ Usage (what :func:`regbook.training.train` would call instead of its plain loop)
     train_loss, train_acc = engine.train_epoch(train_iter)
 
 The engine shares the network's parameters (their memory), so ``net(X)`` and
-:func:`regbook.training.evaluate_accuracy` see the trained weights. Layers supported: ``nn.HybridSequential``
-(nested too) of ``Dense``, ``Conv2D``, pooling, ``Flatten``, ``Activation``, ``Dropout`` and other stateless
-hybrid layers; float32 parameters on the CPU.
+:func:`regbook.training.evaluate_accuracy` see the trained weights (``param.set_data`` writes into that memory;
+``net.initialize(force_reinit=True)`` would replace it: make a new engine after it). Layers supported:
+``nn.HybridSequential`` (nested too) of ``Dense``, ``Conv2D``, pooling, ``Flatten``, ``Activation``, ``Dropout``
+and other stateless hybrid layers; float32 parameters on the CPU.
 """
 
 from __future__ import annotations
