@@ -2,7 +2,7 @@
 #   make book   -- install into .venv, get the data, build the site into _build/html
 #   make test   -- the whole test suite: lint, unit tests, every notebook under nbval (Python 3.11) and, at the
 #                  same time, graded as homework under Python 3.12, the site build, a browser test of the site.
-#                  Also: make homework (3.11 kernel), make py312, make bench
+#                  Also: make homework (3.11 kernel), make py312, make bench, make bench-torch
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: book test install data export notebooks lint unit nbval homework homework-py312 site browser py312 py312-install nbval-py312 bench clean
+.PHONY: book test install data export notebooks lint unit nbval homework homework-py312 site browser py312 py312-install nbval-py312 bench bench-torch clean
 
 book: install data site
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
@@ -110,5 +110,21 @@ bench: install data
 	$(PY) tools/execute_notebooks.py --budget 480 --json _build/bench.json
 	$(PY) benchmarks/epoch_speed.py --profile
 
+# One epoch of the book's engine, of the textbook loop and of PyTorch eager (its own venv, .venv-torch, from
+# requirements-torch.txt), each next to the bare matrix products, on one core with one thread, interleaved.
+TORCH_VENV := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
+ONE_CORE := $(shell command -v taskset >/dev/null && echo taskset -c 0)
+
+$(TORCH_STAMP): requirements-torch.txt
+	rm -rf $(TORCH_VENV)
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet -r requirements-torch.txt
+	$(TORCH_VENV)/bin/python -c "import torch; print('torch', torch.__version__)"
+	touch $(TORCH_STAMP)
+
+bench-torch: install data $(TORCH_STAMP)
+	$(ONE_CORE) $(PY) benchmarks/epoch_speed.py --json --repeats 5 --torch-python $(TORCH_VENV)/bin/python
+
 clean:
-	rm -rf _build $(PY312_VENV)
+	rm -rf _build $(PY312_VENV) $(TORCH_VENV)

@@ -1,25 +1,32 @@
 """How close is one training epoch of the dropout chapter's Gluon MLP to the cost of its bare matrix products?
 
-    python benchmarks/epoch_speed.py [--repeats 3] [--json]
+    python benchmarks/epoch_speed.py [--repeats 5] [--json] [--torch-python .venv-torch/bin/python]
 
-Measures, in one process and one run:
+Measures, in one process and one run, with the timers interleaved (every repeat runs each timer once):
 
 * ``gemm``: the forward and backward matrix products of the 784-256-256-10 network for one epoch, timed
   both through ``np.dot`` (OpenBLAS) and through oneDNN (``npx.fully_connected``, what ``nn.Dense`` runs); the
   faster of the two is the bar
   (235 minibatches of 256: three forward GEMMs and five backward GEMMs per batch, no input gradient),
   on preallocated arrays, synchronised once at the end;
-* ``book loop``: one epoch of ``regbook.training.train_epoch`` on the hybridized Gluon MLP with dropout,
-  fed by ``regbook.data.ArrayBatches`` (what the chapter runs);
-* ``naive loop``: the same network fed by a Gluon ``DataLoader`` with a per-batch ``.item()`` read of the
-  loss (the d2l 0.x pattern);
+* ``book loop``: one epoch of :class:`regbook.engine.Engine` on the chapter's Gluon MLP with dropout 0.2/0.5
+  (SGD, lr 0.5), fed by ``regbook.data.ArrayBatches``: what the experiments run;
+* ``plain loop``: one epoch of the textbook loop, ``regbook.training.train_epoch`` (``autograd.record``,
+  ``backward``, ``trainer.step``) on the same hybridized network: what the chapters show;
+* ``naive loop`` (``--naive``): the same network fed by a Gluon ``DataLoader`` with a per-batch ``.item()`` read of
+  the loss (the d2l 0.x pattern);
+* ``torch eager`` and ``torch gemm``, when PyTorch is available (``make bench-torch``): the same MLP in PyTorch
+  eager mode and its eight GEMMs through ``torch.mm`` (benchmarks/torch_epoch.py), run by a worker process of the
+  PyTorch venv (``--torch-python``; default ``.venv-torch/bin/python`` if it exists, else this interpreter if it
+  imports torch) and interleaved with the timers above;
 
-and prints the median over ``--repeats`` of each, and their ratios to ``gemm``: wall-clock (the target) and
-CPU time (which busy neighbours disturb less). Run it on an idle machine; it warns when the load average says
-otherwise.
+and prints the median over ``--repeats`` of each, and their ratios to ``gemm``: wall-clock and CPU time (which
+busy neighbours disturb less; the figure to quote). With PyTorch, also the book loop's CPU time over PyTorch
+eager's, and PyTorch eager's over its own GEMMs. Run it with one thread on one core
+(``taskset -c 0 env OMP_NUM_THREADS=1``); it warns when the load average says the machine was busy.
 
 ``--profile`` adds one more epoch of the book loop under MXNet's profiler and splits its time by operator
-group (matrix products, dropout masks, optimizer, data, other operators, and what is left: Python and
+group (matrix products, dropout masks, optimizer, data, other operators, and what is left: Python, NumPy and
 dispatch). The profiler slows every operator a little, so read the split as proportions.
 """
 
@@ -36,7 +43,7 @@ import regbook  # noqa: F401  (first: its compat settings, OPENBLAS_CORETYPE inc
 # isort: split
 from mxnet import autograd, gluon, np, npx
 
-from regbook import data, training
+from regbook import data, engine, training
 from regbook.chapters.dropout import mlp_gluon
 from regbook.seeding import set_seed
 
@@ -94,7 +101,7 @@ def time_gemms_onednn(num_batches: int) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def warmed_up_book_loop(train_iter):
+def warmed_up_plain_loop(train_iter):
     """The chapter's Gluon MLP, its loss and its trainer, after one warm-up epoch (shapes, hybridization)."""
     net = mlp_gluon()
     trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.5})
@@ -104,12 +111,59 @@ def warmed_up_book_loop(train_iter):
     return net, loss, trainer
 
 
-def time_book_loop(train_iter) -> float:
-    net, loss, trainer = warmed_up_book_loop(train_iter)
+def warmed_up_engine(train_iter) -> engine.Engine:
+    """The chapter's Gluon MLP in :class:`regbook.engine.Engine`, after one warm-up epoch."""
+    run = engine.Engine(mlp_gluon(), gluon.loss.SoftmaxCrossEntropyLoss(), lr=0.5)
+    run.train_epoch(train_iter)
+    npx.waitall()
+    return run
+
+
+def timed(run) -> tuple[float, float]:
+    """Wall and CPU seconds of ``run()``, MXNet synchronised at the end."""
     start, cpu_start = time.perf_counter(), time.process_time()
-    training.train_epoch(net, train_iter, loss, trainer.step)
+    run()
     npx.waitall()
     return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+class TorchWorker:
+    """benchmarks/torch_epoch.py --serve in the PyTorch venv: ``time(name)`` returns its (wall, CPU) seconds."""
+
+    def __init__(self, python: str):
+        import subprocess
+
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_epoch.py")
+        directory = data.locate(data.FILES["train_images"])
+        command = [python, script, "--serve"] + (["--data-dir", str(directory.parent)] if directory else [])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        hello = self.process.stdout.readline()
+        if not hello:
+            raise RuntimeError(f"the PyTorch worker ({python}) did not start")
+        self.info = json.loads(hello)
+
+    def time(self, name: str) -> tuple[float, float]:
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        return answer["seconds"], answer["cpu_seconds"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def torch_python(choice: str | None) -> str | None:
+    """The interpreter to run PyTorch with: ``choice``, else ``.venv-torch``'s, else this one if it has torch."""
+    import importlib.util
+    import sys
+
+    if choice:
+        return None if choice == "none" else choice
+    venv = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv-torch", "bin", "python")
+    if os.path.exists(venv):
+        return venv
+    return sys.executable if importlib.util.find_spec("torch") is not None else None
 
 
 def time_naive_loop() -> float:
@@ -131,9 +185,13 @@ def time_naive_loop() -> float:
 
 OPERATOR_GROUPS = {
     "matrix products (FullyConnected, fwd + bwd, with bias)": ("FullyConnected", "_backward_FullyConnected"),
-    "dropout (nn.Dropout: mask sampling, fwd + bwd)": ("Dropout", "_backward_Dropout"),
-    "optimizer (Trainer.step)": ("sgd_update", "multi_sgd_update", "sgd_mom_update", "multi_sgd_mom_update"),
-    "data (minibatch gather)": ("_npi_take", "take", "gather_nd", "_npi_advanced_indexing", "slice"),
+    "dropout (mask product, fwd + bwd; masks drawn by NumPy)": (
+        "Dropout", "_backward_Dropout", "elemwise_mul", "_backward_mul", "_npi_multiply",
+        "_backward_npi_broadcast_mul"),
+    "optimizer (MXNet kernels; the engine updates in NumPy)": (
+        "sgd_update", "multi_sgd_update", "sgd_mom_update", "multi_sgd_mom_update"),
+    "data (minibatch gather; the engine gathers in NumPy)": (
+        "_npi_take", "take", "gather_nd", "_npi_advanced_indexing", "slice"),
 }
 
 
@@ -141,38 +199,52 @@ def profile_book_loop(train_iter) -> tuple[float, dict[str, float]]:
     """Wall seconds of one profiled book-loop epoch, and the milliseconds of each operator group in it."""
     import mxnet as mx
 
-    net, loss, trainer = warmed_up_book_loop(train_iter)
+    run = warmed_up_engine(train_iter)
     mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
     mx.profiler.set_state("run")
     start = time.perf_counter()
-    training.train_epoch(net, train_iter, loss, trainer.step)
+    run.train_epoch(train_iter)
     npx.waitall()
     seconds = time.perf_counter() - start
     mx.profiler.set_state("stop")
     operators = json.loads(mx.profiler.dumps(format="json", reset=True))["Time"]["operator"]
-    groups = {name: 0.0 for name in OPERATOR_GROUPS} | {"other operators": 0.0}
+    groups = {name: 0.0 for name in OPERATOR_GROUPS} | {
+        "bulk segments (matrix products with element-wise operators)": 0.0, "other operators": 0.0}
     for op, stats in operators.items():
-        group = next((name for name, ops in OPERATOR_GROUPS.items() if op in ops), "other operators")
+        names = set(op.split(","))  # a static graph runs operators in bulk segments, profiled together
+        group = next((name for name, ops in OPERATOR_GROUPS.items() if names <= set(ops)),
+                     "bulk segments (matrix products with element-wise operators)" if len(names) > 1
+                     else "other operators")
         groups[group] += stats["Total"]
-    groups["Python and dispatch (the rest of the wall time)"] = max(0.0, seconds * 1e3 - sum(groups.values()))
+    groups["Python, NumPy and dispatch (the rest)"] = max(0.0, seconds * 1e3 - sum(groups.values()))
     return seconds, groups
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--naive", action="store_true", help="also time the naive DataLoader loop (slow)")
     parser.add_argument("--profile", action="store_true", help="split one book-loop epoch by operator group")
+    parser.add_argument("--torch-python", help="Python of a venv with torch (default: .venv-torch if present); "
+                                               "'none' skips PyTorch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     npx.set_np()
     set_seed(0)
     train_iter, _ = data.fashion_mnist_batches(BATCH, flatten=True)
     num_batches = len(train_iter)
+    book = warmed_up_engine(train_iter)
+    net, loss, trainer = warmed_up_plain_loop(train_iter)
     timers = {"gemm np.dot": lambda: time_gemms(num_batches), "gemm oneDNN": lambda: time_gemms_onednn(num_batches),
-              "book loop": lambda: time_book_loop(train_iter)}
+              "book loop": lambda: timed(lambda: book.train_epoch(train_iter)),
+              "plain loop": lambda: timed(lambda: training.train_epoch(net, train_iter, loss, trainer.step))}
     if args.naive:
         timers["naive loop"] = time_naive_loop
+    python = torch_python(args.torch_python)
+    worker = TorchWorker(python) if python else None
+    if worker:
+        timers["torch eager"] = lambda: worker.time("torch eager")
+        timers["torch gemm"] = lambda: worker.time("torch gemm")
     load_before = os.getloadavg()
     wall, cpu = {name: [] for name in timers}, {name: [] for name in timers}
     for _ in range(args.repeats):
@@ -180,6 +252,8 @@ def main() -> int:
             seconds, cpu_seconds = timer()
             wall[name].append(seconds)
             cpu[name].append(cpu_seconds)
+    if worker:
+        worker.close()
     medians = {name: statistics.median(times) for name, times in wall.items()}
     cpu_medians = {name: statistics.median(times) for name, times in cpu.items()}
     # The bar is the faster way to do the same matrix products: the loop must be compared with the best GEMMs.
@@ -192,7 +266,14 @@ def main() -> int:
         "seconds": medians, "cpu_seconds": cpu_medians,
         "ratio_to_gemm": {k: v / medians["gemm"] for k, v in medians.items()},
         "cpu_ratio_to_gemm": {k: v / cpu_medians["gemm"] for k, v in cpu_medians.items()},
+        "cpu_ratio_to_gemm_onednn": {k: v / cpu_medians["gemm oneDNN"] for k, v in cpu_medians.items()},
     }
+    if worker:
+        report["torch"] = worker.info
+        report["cpu_ratio_to_torch_eager"] = {k: cpu_medians[k] / cpu_medians["torch eager"]
+                                              for k in ("book loop", "plain loop")}
+        report["torch_cpu_ratio_to_own_gemm"] = cpu_medians["torch eager"] / cpu_medians["torch gemm"]
+        report["cpu_per_repeat"] = cpu
     if args.profile:
         profiled_seconds, groups = profile_book_loop(train_iter)
         report["profile"] = {"epoch_seconds": profiled_seconds, "milliseconds": groups}
@@ -205,6 +286,9 @@ def main() -> int:
         for name, seconds in medians.items():
             print(f"{name:<12} {seconds:6.2f} s/epoch  {report['ratio_to_gemm'][name]:5.2f} x gemm   "
                   f"(CPU {cpu_medians[name]:6.2f} s, {report['cpu_ratio_to_gemm'][name]:5.2f} x)")
+        if worker:
+            print(f"book loop / torch eager (CPU): {report['cpu_ratio_to_torch_eager']['book loop']:.2f}; "
+                  f"torch eager / torch gemm (CPU): {report['torch_cpu_ratio_to_own_gemm']:.2f}")
         if args.profile:
             print(f"\none profiled epoch of the book loop: {profiled_seconds:.2f} s (the profiler adds overhead)")
             for name, ms in groups.items():
