@@ -93,7 +93,7 @@ def test_cli_defaults_are_the_chapters_budget():
     # the chapter tests on its first 2,000 test images, and so does the CLI by default
     assert family.LIMIT_TEST == 2000 and exp.options["limit_test"][1] == family.LIMIT_TEST
     defaults = inspect.signature(family.dropout_family).parameters
-    for option, (_, default, _) in exp.options.items():
+    for option, (_, default, *_) in exp.options.items():
         assert defaults[option].default == default, option
     assert defaults["seeds"].default == exp.seeds
 

@@ -28,7 +28,7 @@ def test_the_experiment_is_registered_with_the_chapters_budget_and_the_old_optio
     exp = runs.REGISTRY["early-stopping"]
     assert exp.run is chapter.early_stopping
     assert (exp.seeds, exp.epochs) == (3, 30)
-    assert {name: default for name, (_, default, _) in exp.options.items()} == {
+    assert {name: default for name, (_, default, *_) in exp.options.items()} == {
         "noise": 0.3, "lr": 0.1, "patience": 10, "wd": "0.01,0.03"}
 
 

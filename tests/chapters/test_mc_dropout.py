@@ -134,7 +134,7 @@ def test_the_cli_runs_the_chapter_function_with_the_chapter_budget():
     exp = cli.experiments()["mc-dropout"]
     assert exp.run is mc_dropout
     assert (exp.seeds, exp.epochs) == (3, 3)  # the notebook's SEEDS and EPOCHS
-    defaults = {name: default for name, (_, default, _) in exp.options.items()}
+    defaults = {name: default for name, (_, default, *_) in exp.options.items()}
     assert defaults == {"num_samples": 30, "test_size": 2000, "num_train": 12000}  # T_MC, X_eval, TRAIN_SIZE
 
 

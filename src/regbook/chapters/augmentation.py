@@ -91,7 +91,7 @@ from regbook.runs import add_mean_std, experiment
 @experiment("augmentation", "Augmentation chapter: small CNN on 1 000 Fashion-MNIST "
             "images, none vs random crops", seeds=3, epochs=30,
             options={"train_size": (int, 1000, "training images",
-                                         (64, 60000))})
+                                         (10, 60000))})
 def small_data_experiment(seeds=3, epochs=30, progress=True, train_size=1000, *,
                           plot=False, keep=None):
     """``small_cnn`` on the first ``train_size`` images, without and with ``pad_crop``.

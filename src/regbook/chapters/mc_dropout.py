@@ -57,8 +57,7 @@ def predictive_entropy(probs):
     return -(probs * np.log(safe)).sum(axis=-1)
 
 
-from regbook.data import ArrayBatches
-from regbook.training import fit
+from regbook.training import fit_arrays
 
 
 def dropout_mlp(hidden=(256, 256), rates=(0.2, 0.5)) -> nn.HybridSequential:
@@ -81,16 +80,12 @@ def train_dropout_mlp(seed: int, epochs: int, arrays, lr: float = 0.002,
     """Train :func:`dropout_mlp` with Adam on ``arrays = (X_train, y_train, X_test,
     y_test)`` (flattened); return net, history (test accuracy after every epoch on
     ``X_test``)."""
-    X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     net = dropout_mlp()
     net.initialize(init.Xavier())
     net.hybridize()
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
-    history = fit(net, batches, ArrayBatches(X_test, y_test, 1000),
-                  gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step, plot=plot,
-                  progress=progress, desc=f"seed {seed}")
+    history = fit_arrays(net, arrays, epochs, lr=lr, batch_size=batch_size, seed=seed,
+                         plot=plot, progress=progress, desc=f"seed {seed}")
     return net, history
 
 
