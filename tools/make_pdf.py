@@ -40,6 +40,9 @@ PRINT_CSS = """
 @page { size: A4; margin: 18mm 16mm 20mm 16mm; }
 @media print {
   html, body { background: #fff !important; }
+  /* Chromium prints shadows as images: without them, the PDF's images are the book's figures */
+  html body *, html body div.admonition, html body .admonition, html body div.highlight, html body .sd-card
+    { box-shadow: none !important; text-shadow: none !important; }
   .bd-header, .bd-header-article, .header-article, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer,
   .bd-footer-article, .bd-footer-content, .footer-article, .prev-next-area, .headerlink, .copybtn,
   .toggle-button, .skip-link, .search-button, .sidebar-toggle, .theme-switch-button, .bd-search,
