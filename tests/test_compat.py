@@ -120,6 +120,17 @@ def test_shims_fill_only_what_is_missing_or_deprecated():
     assert set(compat.numpy_shims(old_numpy_like)) == {"bool", "mirr"}  # deprecated: shimmed, so MXNet stays quiet
 
 
+def test_legacy_scalar_repr_only_on_numpy_2_when_the_reader_chose_no_printing_mode():
+    def fake(version, legacy=False):
+        return types.SimpleNamespace(__version__=version, get_printoptions=lambda: {"legacy": legacy})
+
+    assert compat.needs_legacy_scalar_repr(fake("2.5.5"))
+    assert not compat.needs_legacy_scalar_repr(fake("2.5.5", legacy="1.13"))  # the reader's choice wins
+    assert not compat.needs_legacy_scalar_repr(fake("1.26.4"))
+    assert compat.LEGACY_SCALAR_REPR == (int(numpy.__version__.split(".")[0]) >= 2)
+    assert repr((1, numpy.int64(8))) == "(1, 8)" or not compat.LEGACY_SCALAR_REPR
+
+
 def test_replacements_behave_like_the_removed_functions():
     shims = compat._replacements()
     a = numpy.array([[3, 1], [2, 4]])
@@ -161,10 +172,15 @@ for _ in range(30):
 with autograd.train_mode():
     train_differs = bool((net(X) != net(X)).any())
 predict_equal = bool((net(X) == net(X)).all())
+# Gluon's Orthogonal initializer builds a shape from numpy integers (np.int64(8) under NumPy 2)
+lstm = gluon.rnn.LSTMCell(8, input_size=3)
+lstm.initialize(init.Orthogonal())
+orthogonal_shape = list(lstm.i2h_weight.data().shape)
 print(json.dumps({"python": platform.python_version(), "numpy": numpy.__version__, "mxnet": mxnet.__version__,
                   "regbook": regbook.__file__, "numpy_bool": repr(numpy.bool),
                   "shims": list(regbook.compat.APPLIED_NUMPY_SHIMS), "mx_pzero": float(mxnet.numpy.PZERO),
-                  "losses": losses, "train_differs": train_differs, "predict_equal": predict_equal}))
+                  "losses": losses, "train_differs": train_differs, "predict_equal": predict_equal,
+                  "orthogonal_shape": orthogonal_shape}))
 """
 
 # The interpreters the book supports, each in its project venv (make install, make py312-install,
@@ -201,6 +217,7 @@ def test_mxnet_imports_and_trains_a_hybridized_mlp_with_dropout(version):
     assert all(math.isfinite(x) for x in losses) and sum(losses[-5:]) < 0.9 * sum(losses[:5]), losses
     assert result["train_differs"] and result["predict_equal"]  # dropout acts in training only
     assert result["mx_pzero"] == 0.0
+    assert result["orthogonal_shape"] == [32, 3]
     if int(result["numpy"].split(".")[0]) >= 2:
         assert {"PZERO", "float_", "in1d", "mirr"} <= set(result["shims"])
         assert "bool" not in result["shims"] and "numpy.bool" in result["numpy_bool"]  # NumPy 2's own type stays

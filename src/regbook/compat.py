@@ -10,6 +10,11 @@ is imported (``mxnet/numpy/utils.py``, ``mxnet/numpy/fallback.py``, ...), and ne
   asfarray`` (and 2.x later ``row_stack trapz in1d``); they are put back under their NumPy 2 names.
 * The financial functions ``mirr npv pmt ppmt pv rate`` left NumPy in 1.20 (they live in numpy-financial);
   MXNet only reads them, so they come back as stubs that raise when called, as NumPy 1.20-1.23 answer.
+* NumPy 2.0 changed the repr of its scalars (``np.int64(8)`` instead of ``8``, NEP 51). MXNet passes operator
+  parameters to its C++ core as strings made with ``str()``, and the string of a tuple holds its items' reprs:
+  a shape such as ``(32, np.int64(8))`` (Gluon's ``Orthogonal`` initializer computes one) is rejected with
+  "Invalid Parameter format for shape". On NumPy 2 we ask NumPy for its 1.25 printing (``legacy="1.25"``),
+  unless the reader chose a printing mode; numbers then print as they did on NumPy 1, as the book shows them.
 * Python 3.12 removed ``distutils``, which MXNet imports; an installed ``setuptools`` provides it.
 
 Only what the running NumPy and Python need is applied (:func:`numpy_shims` says what): a name NumPy still has
@@ -127,6 +132,19 @@ _shims = numpy_shims()
 APPLIED_NUMPY_SHIMS: tuple[str, ...] = tuple(sorted(_shims))
 for _name, _value in _shims.items():
     setattr(numpy, _name, _value)
+
+
+def needs_legacy_scalar_repr(module=numpy) -> bool:
+    """Whether MXNet would see NumPy 2 scalar reprs (``np.int64(8)``) in the parameters it is given: NumPy >= 2
+    and the reader has not chosen a printing mode of their own."""
+    major = int(module.__version__.split(".")[0])
+    return major >= 2 and module.get_printoptions().get("legacy") is False
+
+
+#: Whether this process's NumPy was set to print scalars as NumPy 1 did (NumPy 2 only).
+LEGACY_SCALAR_REPR = needs_legacy_scalar_repr()
+if LEGACY_SCALAR_REPR:
+    numpy.set_printoptions(legacy="1.25")
 
 if sys.version_info >= (3, 12):
     try:
