@@ -142,3 +142,4 @@ def test_the_pdf_has_the_exercises_but_not_their_solutions(text):
     flat = normalise(text)
     assert re.search(r"Exercise \d+", flat), "no exercise in the PDF"
     assert not re.search(r"Solution to Exercise \d+", flat), "a solution was printed"
+    assert "BEGIN SOLUTION" not in flat, "the code of a graded exercise's solution was printed"
