@@ -127,7 +127,7 @@ def numpy_shims(module=numpy) -> dict[str, object]:
             if value is not None and not _answers_quietly(module, name)}
 
 
-#: The names put back into this process's NumPy (empty on a NumPy that MXNet 1.9.1 was made for).
+#: The names put back into this process's NumPy (on NumPy 1.23, only the deprecated ones, so MXNet imports quietly).
 _shims = numpy_shims()
 APPLIED_NUMPY_SHIMS: tuple[str, ...] = tuple(sorted(_shims))
 for _name, _value in _shims.items():
