@@ -52,6 +52,8 @@ PRINT_CSS = """
   .bd-article { max-width: none !important; width: 100% !important; padding: 0 !important; margin: 0 !important;
     display: block !important; }
   body { font-size: 10.5pt; }
+  /* the theme hides each page's first h1 in print (it prints its own title); keep the chapters' titles */
+  html body .bd-main .bd-content .bd-article h1:first-of-type { display: block !important; }
   h1, h2, h3 { break-after: avoid; }
   img, figure, .cell_output, table, .admonition, mjx-container[display="true"] { break-inside: avoid; }
   img { max-width: 100% !important; height: auto !important; }
