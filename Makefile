@@ -1,8 +1,9 @@
 # Two commands do everything on a fresh machine:
 #   make book   -- install into .venv, get the data, build the site into _build/html
 #   make test   -- the whole test suite: lint, unit tests, every notebook under nbval (Python 3.11) and, at the
-#                  same time, graded as homework under Python 3.12, the site build, a browser test of the site.
-#                  Also: make homework (3.11 kernel), make py312, make bench, make bench-torch
+#                  same time, graded as homework under Python 3.13 with NumPy 2 (Colab's stack), the book as one
+#                  PDF, the site build, a browser test of the site.
+#                  Also: make homework (3.11 kernel), make py313, make py312, make pdf, make bench, make bench-torch
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,12 +14,15 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: book test install data export notebooks lint unit nbval homework homework-py312 site browser py312 py312-install nbval-py312 bench bench-torch clean
+.PHONY: book test install data export notebooks lint unit nbval homework homework-py313 site browser pdf py312 \
+	py312-install py313 py313-install nbval-py313 bench bench-torch clean
 
 book: install data site
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: install data lint unit nbval-py312 site browser
+# py313-install and pdf come before unit: tests/library/test_compat.py trains under every built interpreter (3.11 and
+# 3.13 must be there in CI) and tests/book/test_pdf.py checks the PDF.
+test: install py313-install data lint pdf unit nbval-py313 site browser
 	@echo "make test: all checks passed"
 
 install: $(STAMP)
@@ -57,35 +61,80 @@ homework: install data
 site: install
 	rm -rf _build/html _build/.doctrees
 	$(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	@# The intro page links to the PDF (make pdf); put the latest one beside the pages when there is one.
+	if [ -f $(PDF) ]; then cp $(PDF) _build/html/.$(notdir $(PDF)).tmp && \
+		mv _build/html/.$(notdir $(PDF)).tmp _build/html/$(notdir $(PDF)); fi
+
+# The whole book as one PDF, with no network: Jupyter Book's single-page HTML (its own build folder under
+# _build/pdf/), print CSS (no navigation, exercise solutions left out), then Debian's headless Chromium prints it
+# once MathJax has typeset every formula (tools/make_pdf.py). tests/book/test_pdf.py checks the result.
+PDF := _build/regularization-hands-on.pdf
+pdf: install
+	rm -rf _build/pdf
+	$(VENV)/bin/jupyter-book build . --builder singlehtml --path-output _build/pdf -W -n --keep-going --quiet
+	$(PY) tools/make_pdf.py _build/pdf/_build/singlehtml $(PDF)
+	if [ -d _build/html ]; then cp $(PDF) _build/html/.$(notdir $(PDF)).tmp && \
+		mv _build/html/.$(notdir $(PDF)).tmp _build/html/$(notdir $(PDF)); fi
 
 # The built site in headless Chromium (Debian's /usr/bin/chromium, no network): every page, its links, maths,
 # figures, dropdowns, search; screenshots of the chapters in _build/screenshots/.
 browser: site
 	$(PY) -m pytest -q tests/browser
 
-# Every notebook executed under Python 3.12 (Colab's Python) with requirements-py312.txt; the notebooks' asserts
-# check the headline numbers, and the glued numbers are compared with the committed (3.11) outputs.
+# Every notebook executed under Python 3.13 with NumPy 2 (Colab's stack today) with requirements-py313.txt; MXNet
+# 1.9.1 and d2l are installed without their dependencies (they pin NumPy 1), regbook.compat puts back the NumPy
+# names MXNet reads. The notebooks' asserts check the headline numbers, and the glued numbers are compared with
+# the committed (3.11) outputs.
+PY313_VENV := .venv-py313
+PY313 := $(PY313_VENV)/bin/python
+PY313_STAMP := $(PY313_VENV)/.installed
+PYTHON313 ?= $(shell ( r=$${PYENV_ROOT:-$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)}; \
+	ls -d "$$r"/versions/3.13.*/bin/python3.13 2>/dev/null | sort -V | tail -n 1 ) | grep . \
+	|| command -v python3.13)
+
+# The two passes over every notebook side by side: nbval strict (3.11) and the homework check on 3.13. A notebook
+# kernel keeps about one core busy, so on 2 cores the pair takes little longer than one pass. Each target's
+# output is printed as one block when it finishes.
+nbval-py313: install data
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbval homework-py313
+
+# The homework check with every notebook executed under Python 3.13 + NumPy 2: nbgrader autogrades the instructor
+# notebooks (which must score full marks and run without any error, so every notebook's own asserts hold on 3.13)
+# and the student releases. This is CI's Python 3.13 run; `make py313` is the same execution without nbgrader,
+# which also compares the glued numbers with the committed 3.11 outputs.
+homework-py313: install py313-install data
+	$(PY313) -m ipykernel install --prefix $(CURDIR)/$(VENV) --name regbook-py313 \
+		--display-name "Python 3.13 (regbook)" >/dev/null
+	REGBOOK_HOMEWORK_KERNEL=regbook-py313 $(PY) tools/homework.py
+
+py313: py313-install data
+	$(PY313) tools/execute_notebooks.py --compare-glue --json _build/py313-run.json
+
+py313-install: $(PY313_STAMP)
+$(PY313_STAMP): requirements-py313.txt pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "make py313: no Python 3.13 found (looked for \
+	$$(pyenv root 2>/dev/null || echo ~/.pyenv)/versions/3.13.*/bin/python3.13 and python3.13 on PATH); \
+	install one, e.g. 'pyenv install 3.13', or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(PY313_VENV)
+	$(PYTHON313) -m venv $(PY313_VENV)
+	$(PY313) -m pip install --quiet -r requirements-py313.txt
+	$(PY313) -m pip install --quiet --no-deps mxnet==1.9.1 d2l==1.0.3 myst-nb==1.4.0 -e .
+	@# MXNet's numpy<2, d2l's pins (numpy==1.23.5, ...) and myst-nb's Sphinx stack are left out on purpose;
+	@# anything else fails.
+	$(PY313) -m pip check | grep -v -e '^d2l 1.0.3 ' -e '^myst-nb 1.4.0 ' -e '^mxnet 1.9.1 has requirement numpy<2' \
+		-e '^No broken requirements' | (! grep .)
+	$(PY313) -c "import regbook, mxnet; from d2l import mxnet as d2l; from myst_nb import glue; glue('x', 1, display=False)"
+	touch $(PY313_STAMP)
+
+# Every notebook executed under Python 3.12 (NumPy 1.26) with requirements-py312.txt (not in make test); the
+# notebooks' asserts check the headline numbers, and the glued numbers are compared with the committed (3.11)
+# outputs.
 PY312_VENV := .venv-py312
 PY312 := $(PY312_VENV)/bin/python
 PY312_STAMP := $(PY312_VENV)/.installed
 PYTHON312 ?= $(shell ( r=$${PYENV_ROOT:-$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)}; \
 	ls -d "$$r"/versions/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -n 1 ) | grep . \
 	|| command -v python3.12)
-
-# The two passes over every notebook side by side: nbval strict (3.11) and py312. A notebook kernel keeps about
-# one core busy, so on 2 cores the pair takes little longer than one pass, and the 3.12 install (mostly download
-# time) overlaps the nbval run. Each target's output is printed as one block when it finishes.
-nbval-py312: install data
-	$(MAKE) --no-print-directory -j2 --output-sync=target nbval homework-py312
-
-# The homework check with every notebook executed under Python 3.12: nbgrader autogrades the instructor notebooks
-# (which must score full marks and run without any error, so every notebook's own asserts hold on 3.12) and the
-# student releases. This is CI's Python 3.12 run; `make py312` is the same execution without nbgrader, which
-# also compares the glued numbers with the committed 3.11 outputs.
-homework-py312: install py312-install data
-	$(PY312) -m ipykernel install --prefix $(CURDIR)/$(VENV) --name regbook-py312 \
-		--display-name "Python 3.12 (regbook)" >/dev/null
-	REGBOOK_HOMEWORK_KERNEL=regbook-py312 $(PY) tools/homework.py
 
 py312: py312-install data
 	$(PY312) tools/execute_notebooks.py --compare-glue --json _build/py312-run.json
@@ -127,4 +176,4 @@ bench-torch: install data $(TORCH_STAMP)
 	$(ONE_CORE) $(PY) benchmarks/epoch_speed.py --json --repeats 5 --torch-python $(TORCH_VENV)/bin/python
 
 clean:
-	rm -rf _build $(PY312_VENV) $(TORCH_VENV)
+	rm -rf _build $(PY312_VENV) $(PY313_VENV) $(TORCH_VENV)

@@ -4,14 +4,14 @@
     python tools/colab_cell.py notebooks/dropout.ipynb
     python tools/colab_cell.py --check            # exit 1 if a notebook lacks the current cell
 
-On Google Colab (Python 3.12, no MXNet, NumPy 2) the cell clones the book's repository, installs what is missing
-— NumPy 1.26.4, MXNet 1.9.1, setuptools, docutils; d2l, myst-nb (only its ``glue``, which needs IPython and
-docutils) and the book's
-``regbook`` package without their dependencies, so Colab's own packages stay as they are — fetches Fashion-MNIST
-and moves into the clone's ``notebooks/`` folder so relative paths work as they do locally. When Colab had
-already imported another NumPy, it restarts the runtime once (Colab does that when the kernel process exits);
-running the cell again then finds everything installed. Anywhere else the cell does nothing and prints nothing,
-so nbval's comparison of its (empty) output holds.
+On Google Colab (Python 3.13 with NumPy 2, no MXNet) the cell clones the book's repository and installs what is
+missing, keeping Colab's own packages as they are: MXNet 1.9.1 and d2l 1.0.3 without their dependencies (they
+declare NumPy < 2 and pin NumPy 1.23.5; ``regbook.compat`` puts back the NumPy names MXNet reads, so Colab's NumPy 2
+stays), myst-nb (only its ``glue``) and the book's ``regbook`` package, also without dependencies, then what these
+need that Colab may lack (setuptools for ``distutils``, docutils for ``glue``). It
+fetches Fashion-MNIST and moves into the clone's ``notebooks/`` folder so relative paths work as they do locally.
+No restart is needed: NumPy is not replaced. Anywhere else the cell does nothing and prints nothing, so nbval's
+comparison of its (empty) output holds. `make py313` runs every notebook on that stack (requirements-py313.txt).
 
 The cell is tagged ``remove-cell`` (the site does not show it; the downloaded .ipynb has it) and marked
 ``metadata.regbook.colab_install`` so this tool finds it again. It touches nothing else in the notebook.
@@ -45,15 +45,13 @@ if "google.colab" in sys.modules:
         subprocess.run(["git", "clone", "--depth", "1", REPO, HOME], check=True)
     if importlib.util.find_spec("regbook") is None or importlib.util.find_spec("mxnet") is None:
         pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-        subprocess.run(pip + ["numpy==1.26.4", "mxnet==1.9.1", "setuptools", "docutils"], check=True)
-        subprocess.run(pip + ["--no-deps", "d2l==1.0.3", "myst-nb==1.4.0", "-e", HOME], check=True)
+        # MXNet 1.9.1 and d2l pin NumPy 1; keep Colab's NumPy 2 (`import regbook` makes MXNet work with it).
+        subprocess.run(pip + ["--no-deps", "mxnet==1.9.1", "d2l==1.0.3", "myst-nb==1.4.0", "-e", HOME], check=True)
+        subprocess.run(pip + ["setuptools", "docutils"], check=True)  # distutils for MXNet, docutils for glue
         subprocess.run([sys.executable, "-m", "regbook", "data", "--download"], check=True, cwd=HOME)
         importlib.invalidate_caches()
     sys.path.insert(0, HOME + "/src")
     os.chdir(HOME + "/notebooks")
-    if "numpy" in sys.modules and sys.modules["numpy"].__version__ != "1.26.4":
-        print("Installed NumPy 1.26.4 for MXNet: restarting the runtime. Run this cell again, then the rest.")
-        os.kill(os.getpid(), 9)
 '''
 
 

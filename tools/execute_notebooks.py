@@ -3,10 +3,10 @@
     python tools/execute_notebooks.py                      # every notebook in notebooks/ (make bench)
     python tools/execute_notebooks.py notebooks/dropout.ipynb
     python tools/execute_notebooks.py --budget 480         # exit 1 when the total is over 8 minutes
-    .venv-py312/bin/python tools/execute_notebooks.py --compare-glue   # make py312
+    .venv-py313/bin/python tools/execute_notebooks.py --compare-glue   # make py313 (make py312 likewise)
 
 Each notebook runs top to bottom in a fresh kernel of the Python that runs this script (so the same command
-under ``.venv-py312/bin/python`` runs the book on Python 3.12), with ``OMP_NUM_THREADS=1``. A cell that
+under ``.venv-py313/bin/python`` runs the book on Python 3.13), with ``OMP_NUM_THREADS=1``. A cell that
 raises — a failing ``assert`` on a headline number included — fails the run (exit 1). The notebooks on disk
 are never modified.
 

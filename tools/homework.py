@@ -14,7 +14,7 @@ For each chapter notebook with graded cells (nbgrader ``grade`` cells worth poin
 then prints a table and exits 1 unless every solution scores the maximum, every blank release scores 0, the
 instructor notebook ran without errors, and the blank release failed only with ``NotImplementedError`` (never an
 import error or a missing dataset). ``nbgrader validate`` is not used: it exits 0 even when tests fail.
-Set ``REGBOOK_HOMEWORK_KERNEL`` to grade with another Jupyter kernel (CI grades with Python 3.12).
+Set ``REGBOOK_HOMEWORK_KERNEL`` to grade with another Jupyter kernel (CI grades with Python 3.13 + NumPy 2).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One module per concern:
 
-- :mod:`regbook.compat`   -- makes MXNet 1.9.1 import on Python 3.12 (numpy 1.26); imported first.
+- :mod:`regbook.compat`   -- makes MXNet 1.9.1 import on Python 3.11-3.13, NumPy 1.23-2.x; imported first.
 - :mod:`regbook.seeding`  -- one call that seeds ``random``, NumPy and MXNet.
 - :mod:`regbook.notebook` -- the setup call of every chapter's first cell.
 - :mod:`regbook.data`     -- Fashion-MNIST, offline first, checksummed, atomic downloads.
