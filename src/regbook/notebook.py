@@ -43,9 +43,49 @@ def setup(seed: int = 0) -> None:
 
 
 def show_source(obj) -> None:
-    """Display the source code of a function or class from the package, highlighted, in a notebook."""
+    """Display the source code of a function or class from the package, highlighted, in a notebook,
+    laid out for the page's 88 columns (:func:`for_the_page`)."""
     import inspect
 
     from IPython.display import Markdown, display
 
-    display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+    display(Markdown(f"```python\n{for_the_page(inspect.getsource(obj)).rstrip()}\n```"))
+
+
+def for_the_page(source: str, width: int = 88) -> str:
+    """``source`` dedented and, where ruff is installed, formatted to ``width`` columns (the library itself is
+    written to 120); unchanged if ruff is missing or cannot format it."""
+    import subprocess
+    import textwrap
+
+    source = textwrap.dedent(source)
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        done = subprocess.run([find_ruff_bin(), "format", f"--line-length={width}", "--stdin-filename=shown.py",
+                               "-"], input=source, capture_output=True, text=True, timeout=30)
+    except (ImportError, OSError, subprocess.SubprocessError):
+        return source
+    formatted = done.stdout if done.returncode == 0 and done.stdout.strip() else source
+    return "\n".join(_fold_prose(formatted.splitlines(), width)) + "\n"
+
+
+def _fold_prose(lines: list[str], width: int) -> list[str]:
+    """Break docstring and comment lines longer than ``width`` (ruff leaves them) at spaces."""
+    import textwrap
+
+    folded, in_docstring = [], False
+    for line in lines:
+        text = line.lstrip()
+        indent = line[: len(line) - len(text)]
+        if len(line) > width and (in_docstring or text.startswith(('"""', "#"))):
+            marker = "# " if text.startswith("#") else ""
+            body = text[len(marker):] if marker else text
+            pieces = textwrap.wrap(body, width - len(indent) - len(marker), break_long_words=False,
+                                   break_on_hyphens=False)
+            folded += [indent + marker + piece for piece in pieces]
+        else:
+            folded.append(line)
+        if line.count('"""') % 2:
+            in_docstring = not in_docstring
+    return folded

@@ -162,7 +162,8 @@ class EarlyStopping:
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "max"):
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be a positive integer (epochs to wait), got {patience!r}")
+            raise ValueError(f"patience must be a positive integer (epochs to wait), "
+                             f"got {patience!r}")
         if (isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real)
                 or not math.isfinite(min_delta) or min_delta < 0):
             raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
@@ -210,10 +211,12 @@ class EarlyStopping:
     def restore(self, net) -> None:
         """Write the parameters saved at the best epoch back into ``net``."""
         if self._best_params is None:
-            raise ValueError("nothing to restore: call step(score, net) with the network at least once first")
+            raise ValueError("nothing to restore: call step(score, net) with the network "
+                             "at least once first")
         params = _named_params(net)
         if set(params) != set(self._best_params):
-            raise ValueError("restore() got a network whose parameters differ from the one passed to step()")
+            raise ValueError("restore() got a network whose parameters differ from the one "
+                             "passed to step()")
         for name, param in params.items():
             param.set_data(self._best_params[name].copy())
 
@@ -275,7 +278,8 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
         raise ValueError(f"redraw_every must be at least 1, got {redraw_every}")
     if lr_schedule is not None:
         if trainer is None:
-            raise ValueError("lr_schedule needs the trainer whose learning rate it sets: fit(..., trainer=...)")
+            raise ValueError("lr_schedule needs the trainer whose learning rate it sets: "
+                             "fit(..., trainer=...)")
         update = scheduled(update, trainer, lr_schedule)
     if plot is True:
         plot = LivePlot(ylim=(0, 1) if stopper else None, title=desc if desc != "training" else None)
@@ -304,7 +308,8 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
             _add_point(plot, epoch + 1, {"train loss": train_loss, "train acc": train_acc, test_label: test_acc},
                        redraw=last or (epoch + 1) % redraw_every == 0)
         if log:
-            print(f"epoch {epoch + 1}, loss {train_loss:.4f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}")
+            print(f"epoch {epoch + 1}, loss {train_loss:.4f}, train acc {train_acc:.3f}, "
+                  f"test acc {test_acc:.3f}")
         if stop and not run_to_end:
             break
     bar.close()

@@ -14,7 +14,9 @@ from regbook.seeding import set_seed
 
 npx.set_np()
 def dropout_layer(X, p):
-    """Inverted dropout: zero each element of ``X`` with probability ``p``, scale the rest by 1/(1-p)."""
+    """Inverted dropout: zero each element of ``X`` with probability ``p``, scale the
+    rest
+    by 1/(1-p)."""
     if not 0 <= p <= 1:
         raise ValueError(f"the drop probability p must be between 0 and 1, got {p}")
     if p == 0:

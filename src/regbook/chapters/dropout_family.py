@@ -340,9 +340,10 @@ _MLP, _CNN = BUDGET["mlp"], BUDGET["cnn"]
                        f"images (default {_CNN['epochs']}, as in the chapter)"),
         "limit_train": (int, None, f"training images of both networks, the first N "
                         f"of the 60,000 (default {_MLP['limit_train']}, as in the "
-                        f"chapter)"),
+                        f"chapter)", (1, 60000)),
         "limit_test": (int, LIMIT_TEST, f"test images, the first N of the 10,000 "
-                       f"(default {LIMIT_TEST}, as in the chapter; 10000 for all)"),
+                       f"(default {LIMIT_TEST}, as in the chapter; 10000 for all)",
+                       (1, 10000)),
         "variants": (str, None, "semicolon-separated subset of variant names (default: "
                      "the chapter's variants and inverted dropout)"),
     })

@@ -73,17 +73,9 @@ def make_mlp(hidden: int = 128):
     return net
 
 
-def run_early_stopping(
-    splits: dict,
-    seed: int,
-    epochs: int = 30,
-    lr: float = 0.1,
-    wd: float = 0.0,
-    patience: int = 10,
-    batch_size: int = 200,
-    plot=False,
-    progress: bool = True,
-) -> dict:
+def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.1,
+                       wd: float = 0.0, patience: int = 10, batch_size: int = 200,
+                       plot=False, progress: bool = True) -> dict:
     """Train the MLP for ``epochs`` while an :class:`EarlyStopping` watches; test the
     best and the last weights.
 

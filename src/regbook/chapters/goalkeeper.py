@@ -424,7 +424,8 @@ def summarize(rows):
 
 
 def l2_penalty(parameters, lambd, m):
-    """The L2 term of the cost, lambd/(2m) * sum_l ||W_l||_F^2, and its gradient {"dW1": ..., ...}."""
+    """The L2 term of the cost, lambd/(2m) * sum_l ||W_l||_F^2, and its gradient {"dW1":
+    ..., ...}."""
     if lambd < 0:
         raise ValueError(f"lambd must be >= 0, got {lambd}")
     weights = {name: W for name, W in parameters.items() if name.startswith("W")}
@@ -434,7 +435,9 @@ def l2_penalty(parameters, lambd, m):
 
 
 def dropout_mask(shape, keep_prob, rng):
-    """An inverted-dropout mask: 1/keep_prob where a unit is kept (probability keep_prob), else 0.
+    """An inverted-dropout mask: 1/keep_prob where a unit is kept (probability
+    keep_prob),
+    else 0.
 
     A unit is kept when its draw from ``rng.random(shape)`` is below ``keep_prob``.
     """

@@ -36,9 +36,12 @@ class AlwaysDropout(nn.HybridBlock):
 
 
 def mc_predict(net, X, num_samples: int, transform=None):
-    """Monte Carlo dropout: mean and variance (ddof=0) of ``num_samples`` passes of ``net`` with dropout on.
+    """Monte Carlo dropout: mean and variance (ddof=0) of ``num_samples`` passes of
+    ``net``
+    with dropout on.
 
-    ``transform`` (e.g. ``npx.softmax``) is applied to each pass's output before the moments are taken.
+    ``transform`` (e.g. ``npx.softmax``) is applied to each pass's output before the
+    moments are taken.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
@@ -52,7 +55,9 @@ def mc_predict(net, X, num_samples: int, transform=None):
 
 
 def predictive_entropy(probs):
-    """Entropy (nats) of the probability vectors along the last axis of ``probs``; 0 log 0 counts as 0."""
+    """Entropy (nats) of the probability vectors along the last axis of ``probs``; 0 log
+    0
+    counts as 0."""
     safe = np.clip(probs, 1e-12, 1.0)
     return -(probs * np.log(safe)).sum(axis=-1)
 

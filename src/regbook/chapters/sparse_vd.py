@@ -14,7 +14,8 @@ from regbook.seeding import set_seed
 
 npx.set_np()
 def lrt_moments(x, weight, log_sigma2):
-    """Mean and variance of ``x @ W.T`` when ``W ~ N(weight, exp(log_sigma2))`` elementwise, independently."""
+    """Mean and variance of ``x @ W.T`` when ``W ~ N(weight, exp(log_sigma2))``
+    elementwise, independently."""
     mean = np.dot(x, weight.T)
     var = np.dot(x * x, np.exp(log_sigma2).T)
     return mean, var
@@ -24,9 +25,13 @@ K1, K2, K3 = 0.63576, 1.87320, 1.48695
 
 
 def kl_approx(log_alpha):
-    """Molchanov et al. (2017)'s approximation of KL(q(w) || log-uniform prior) per weight, in nats."""
-    # log(1 + 1/alpha) = softplus(-log_alpha), written stably with logaddexp-style softrelu
-    return K1 - K1 * npx.sigmoid(K2 + K3 * log_alpha) + 0.5 * npx.activation(-log_alpha, act_type="softrelu")
+    """Molchanov et al. (2017)'s approximation of KL(q(w) || log-uniform prior) per
+    weight,
+    in nats."""
+    # log(1 + 1/alpha) = softplus(-log_alpha), written stably with logaddexp-style
+    # softrelu
+    softplus = npx.activation(-log_alpha, act_type="softrelu")
+    return K1 - K1 * npx.sigmoid(K2 + K3 * log_alpha) + 0.5 * softplus
 
 
 class SparseVDWeightTerms(autograd.Function):
@@ -149,7 +154,7 @@ from tqdm.std import tqdm
 
 from regbook.data import ArrayBatches
 from regbook.plotting import LivePlot
-from regbook.training import evaluate_accuracy, fit
+from regbook.training import evaluate_accuracy, fit, fit_arrays
 
 LAYER_SIZES = (784, 300, 100, 10)
 
@@ -167,16 +172,13 @@ def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float
                 plot=False, progress: bool = True):
     """Pretrain :func:`dense_mlp` with Adam on ``arrays = (X_train, y_train, X_test,
     y_test)``; return net, history."""
-    X_train, y_train, X_test, y_test = arrays
     set_seed(seed)
     net = dense_mlp()
     net.initialize(init.Xavier())
     net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr})
-    batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
-    history = fit(net, batches, ArrayBatches(X_test, y_test, 10000),
-                  gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step, plot=plot,
-                  progress=progress, desc=f"dense, seed {seed}")
+    history = fit_arrays(net, arrays, epochs, lr=lr, batch_size=batch_size, seed=seed,
+                         test_batch_size=10000, plot=plot, progress=progress,
+                         desc=f"dense, seed {seed}")
     return net, history
 
 

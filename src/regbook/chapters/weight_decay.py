@@ -14,7 +14,8 @@ from regbook.seeding import set_seed
 
 npx.set_np()
 def l2_penalised_cost(data_cost, weights, lam, m):
-    """The cost ``data_cost`` plus the L2 penalty lam / (2 m) * (sum of squares of every array in ``weights``)."""
+    """The cost ``data_cost`` plus the L2 penalty lam / (2 m) * (sum of squares of every
+    array in ``weights``)."""
     return data_cost + lam / (2 * m) * sum((W ** 2).sum() for W in weights)
 
 
@@ -64,7 +65,8 @@ def breast_cancer_split(seed: int = 0, test_fraction: float = 0.3) -> Split:
 
 
 def weight_decay_step(W, grad, lr, lam, m):
-    """One gradient step on J + lam/(2m)·||W||²: shrink W by (1 - lr·lam/m), then step along -grad of J."""
+    """One gradient step on J + lam/(2m)·||W||²: shrink W by (1 - lr·lam/m), then step
+    along -grad of J."""
     return (1 - lr * lam / m) * W - lr * grad
 
 
@@ -135,7 +137,9 @@ def accuracy_per_column(W, b, X, y):
 
 
 def soft_threshold(v, t):
-    """The proximal step of t·|v|: move every entry of ``v`` towards 0 by ``t``, stopping at exactly 0."""
+    """The proximal step of t·|v|: move every entry of ``v`` towards 0 by ``t``,
+    stopping
+    at exactly 0."""
     return np.sign(v) * np.maximum(np.abs(v) - t, 0)
 
 
