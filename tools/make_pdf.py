@@ -98,6 +98,8 @@ async ({title, author, parts}) => {
   // the students' book: no solutions
   let solutions = 0;
   for (const el of document.querySelectorAll('.solution')) { el.remove(); solutions += 1; }
+  // cells whose code the site folds away ("hide-input": the command line's wrappers) are left out of print
+  document.querySelectorAll('details.hide.above-input').forEach(el => el.remove());
   // title page and contents
   const front = document.createElement('div');
   const titlePage = document.createElement('div');
@@ -180,6 +182,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (a free port) from a thread; yield its base URL."""
     handler = functools.partial(QuietHandler, directory=str(directory))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

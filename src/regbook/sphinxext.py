@@ -150,6 +150,11 @@ def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,
 
 
 def setup(app: Sphinx) -> dict:
+    # myst-nb draws "hide-input" cells only for the html builder; the single-page build behind `make pdf` needs
+    # the same drawing (the PDF script then removes those cells: they hold the CLI's wrappers, not lessons).
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.registry.add_translation_handlers(HideCodeCellNode, singlehtml=(visit_HideCellInput, depart_HideCellInput))
     app.add_node(timings_placeholder)
     app.add_directive("notebook-timings", NotebookTimings)
     app.connect("doctree-resolved", replace_placeholders)

@@ -37,7 +37,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def test_a_new_chapter_is_exported_found_by_the_cli_and_listed(tmp_path):
     book = tmp_path / "book"
-    for name in ("src", "tools", "notebooks"):
+    for name in ("src", "tools", "notebooks", "book"):
         shutil.copytree(ROOT / name, book / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "_toc.yml"):
         shutil.copy(ROOT / name, book / name)

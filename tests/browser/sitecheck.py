@@ -8,19 +8,19 @@ sees them. Each page is visited once (``SiteVisitor.visit``) and the tests asser
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
-import http.server
 import os
 import re
-import threading
-from collections.abc import Iterator
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from make_pdf import serve as serve  # noqa: E402  (re-exported: serves a folder on 127.0.0.1, written once)
+
 SITE = Path(os.environ.get("REGBOOK_SITE", ROOT / "_build" / "html")).resolve()
 SCREENSHOTS = Path(os.environ.get("REGBOOK_SCREENSHOTS", SITE.parent / "screenshots")).resolve()
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -228,25 +228,6 @@ def markup_problems(report: PageReport) -> list[str]:
             problems.append(f"a figure printed as text instead of drawn ({match.group(0)}): end the cell with "
                             "plt.show() or assign the last expression (`_ = ...`)")
     return problems
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 (a free port) from a thread; yield its base URL."""
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class SiteVisitor:

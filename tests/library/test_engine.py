@@ -154,16 +154,21 @@ def test_a_learning_rate_schedule_is_taken_over_from_the_trainer():
     assert_same_weights(net_a, net_b, tol=1e-5)
 
 
+def side_by_side(net_a, net_b, batches_a, batches_b, lr: float, epochs: int = 2):
+    """Epoch by epoch: ``net_a`` trained by the engine, ``net_b`` by the textbook loop (SGD at ``lr``); yields
+    both ``(loss, accuracy)`` pairs after each epoch."""
+    run = engine.Engine(net_a, LOSS, lr=lr)
+    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": lr})
+    for _ in range(epochs):
+        yield run.train_epoch(batches_a), training.train_epoch(net_b, batches_b, LOSS, trainer.step)
+
+
 def test_an_epoch_of_array_batches_equals_the_textbook_epoch_without_dropout():
     """Same order (same generator), the smaller last batch divided by its own length, the same statistics."""
     X, y = problem(1000)
     net_a, net_b = mlp(), mlp()
     batches_a, batches_b = (data.ArrayBatches(X, y, 64, shuffle=True, seed=3) for _ in range(2))  # last batch: 40
-    run = engine.Engine(net_a, LOSS, lr=0.2)
-    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": 0.2})
-    for _ in range(2):
-        loss_a, acc_a = run.train_epoch(batches_a)
-        loss_b, acc_b = training.train_epoch(net_b, batches_b, LOSS, trainer.step)
+    for (loss_a, acc_a), (loss_b, acc_b) in side_by_side(net_a, net_b, batches_a, batches_b, lr=0.2):
         assert loss_a == pytest.approx(loss_b, rel=1e-5)
         assert acc_a == pytest.approx(acc_b, abs=1.5e-3)  # (a near-tie may flip one prediction)
     assert_same_weights(net_a, net_b, tol=1e-5)
@@ -189,11 +194,7 @@ def test_a_cnn_trains_as_the_textbook_loop_and_evaluates_between_epochs():
     net_a, net_b = cnn(), cnn()
     assert_same_weights(net_a, net_b)
     batches = data.ArrayBatches(X, y, 32)
-    run = engine.Engine(net_a, LOSS, lr=0.1)
-    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": 0.1})
-    for _ in range(2):
-        loss_a, _ = run.train_epoch(batches)
-        loss_b, _ = training.train_epoch(net_b, batches, LOSS, trainer.step)
+    for (loss_a, _), (loss_b, _) in side_by_side(net_a, net_b, batches, batches, lr=0.1):
         assert loss_a == pytest.approx(loss_b, rel=1e-5)
         assert training.evaluate_accuracy(net_a, batches) == training.evaluate_accuracy(net_b, batches)
     assert_same_weights(net_a, net_b, tol=1e-5)
@@ -265,7 +266,7 @@ def test_the_seed_makes_masks_reproducible():
 THREADED_SCRIPT = textwrap.dedent("""
     import json, sys
     sys.path[:0] = {paths!r}
-    from tests.test_engine import short_run
+    from test_engine import short_run
     from regbook import engine
     try:
         engine.Engine(None, None, threaded="raise")
@@ -286,8 +287,9 @@ def short_run():
 
 def test_under_a_threaded_engine_it_waits_or_raises_and_trains_as_under_the_naive_engine():
     assert engine.ENGINE_TYPE == "NaiveEngine"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = THREADED_SCRIPT.format(paths=[root, os.path.join(root, "src")])
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(here))
+    script = THREADED_SCRIPT.format(paths=[here, os.path.join(root, "src")])
     env = dict(os.environ, MXNET_ENGINE_TYPE="ThreadedEnginePerDevice", OMP_NUM_THREADS="1")
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
