@@ -84,7 +84,12 @@ async () => {
 
 DROPDOWNS = ".admonition.dropdown, details:not([open])"
 _DROPDOWN_JS = """
-  const items = [...document.querySelectorAll('.admonition.dropdown, details:not([open])')];
+  // the folded dropdowns as first found (marked, so that one opened by a click is still counted afterwards)
+  let items = [...document.querySelectorAll('[data-regbook-dropdown]')];
+  if (!items.length) {
+    items = [...document.querySelectorAll('.admonition.dropdown, details:not([open])')];
+    items.forEach((item, i) => { item.dataset.regbookDropdown = String(i); });
+  }
   const body = item => [...item.children].find(c => !c.matches('.admonition-title, summary'));
   const shown = el => !!el && el.checkVisibility() && el.getBoundingClientRect().height > 0;
 """
