@@ -72,33 +72,8 @@ def time_gemms(num_batches: int) -> tuple[float, float]:
 
 
 def time_gemms_onednn(num_batches: int) -> tuple[float, float]:
-    """The same eight GEMMs per batch through oneDNN (``npx.fully_connected``, what ``nn.Dense`` calls).
-
-    ``fully_connected(A, B)`` computes A·Bᵀ, so every operand is prepared once, already transposed: only the
-    matrix products are timed.
-    """
-    def fc(a, b):
-        return npx.fully_connected(a, b, no_bias=True, num_hidden=b.shape[0], flatten=False)
-
-    X, XT = (np.random.uniform(size=shape) for shape in ((BATCH, SIZES[0]), (SIZES[0], BATCH)))
-    W = [np.random.normal(0, 0.01, (b, a)) for a, b in zip(SIZES[:-1], SIZES[1:])]  # (out, in), as Dense
-    WT = [w.T.copy() for w in W]
-    HT = [np.random.uniform(size=(s, BATCH)) for s in SIZES[1:]]
-    GT = [np.random.uniform(size=(s, BATCH)) for s in SIZES[1:]]
-    npx.waitall()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for _ in range(num_batches):
-        H1 = fc(X, W[0])
-        H2 = fc(H1, W[1])
-        G3 = fc(H2, W[2])
-        fc(GT[2], HT[1])  # dW3 = G3ᵀ H2
-        G2 = fc(G3, WT[2])  # dH2 = G3 W3
-        fc(GT[1], HT[0])  # dW2 = G2ᵀ H1
-        G1 = fc(G2, WT[1])  # dH1 = G2 W2
-        fc(GT[0], XT)  # dW1 = G1ᵀ X
-    del G1
-    npx.waitall()
-    return time.perf_counter() - start, time.process_time() - cpu_start
+    """The same eight GEMMs per batch through oneDNN (``npx.fully_connected``, what ``nn.Dense`` calls)."""
+    return engine.mlp_gemm_seconds(SIZES, BATCH, num_batches)
 
 
 def warmed_up_plain_loop(train_iter):
@@ -183,41 +158,11 @@ def time_naive_loop() -> float:
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-OPERATOR_GROUPS = {
-    "matrix products (FullyConnected, fwd + bwd, with bias)": ("FullyConnected", "_backward_FullyConnected"),
-    "dropout (mask product, fwd + bwd; masks drawn by NumPy)": (
-        "Dropout", "_backward_Dropout", "elemwise_mul", "_backward_mul", "_npi_multiply",
-        "_backward_npi_broadcast_mul"),
-    "optimizer (MXNet kernels; the engine updates in NumPy)": (
-        "sgd_update", "multi_sgd_update", "sgd_mom_update", "multi_sgd_mom_update"),
-    "data (minibatch gather; the engine gathers in NumPy)": (
-        "_npi_take", "take", "gather_nd", "_npi_advanced_indexing", "slice"),
-}
-
-
 def profile_book_loop(train_iter) -> tuple[float, dict[str, float]]:
     """Wall seconds of one profiled book-loop epoch, and the milliseconds of each operator group in it."""
-    import mxnet as mx
-
     run = warmed_up_engine(train_iter)
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
-    mx.profiler.set_state("run")
-    start = time.perf_counter()
-    run.train_epoch(train_iter)
-    npx.waitall()
-    seconds = time.perf_counter() - start
-    mx.profiler.set_state("stop")
-    operators = json.loads(mx.profiler.dumps(format="json", reset=True))["Time"]["operator"]
-    groups = {name: 0.0 for name in OPERATOR_GROUPS} | {
-        "bulk segments (matrix products with element-wise operators)": 0.0, "other operators": 0.0}
-    for op, stats in operators.items():
-        names = set(op.split(","))  # a static graph runs operators in bulk segments, profiled together
-        group = next((name for name, ops in OPERATOR_GROUPS.items() if names <= set(ops)),
-                     "bulk segments (matrix products with element-wise operators)" if len(names) > 1
-                     else "other operators")
-        groups[group] += stats["Total"]
-    groups["Python, NumPy and dispatch (the rest)"] = max(0.0, seconds * 1e3 - sum(groups.values()))
-    return seconds, groups
+    seconds, groups = engine.profile_epoch(lambda: run.train_epoch(train_iter))
+    return seconds, {name: value * 1e3 for name, value in groups.items()}
 
 
 def main() -> int:

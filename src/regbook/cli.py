@@ -38,23 +38,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def experiments() -> dict:
-    """Every chapter's headline experiment by name (aliases included), after importing each chapter module.
-
-    The chapters register themselves with :func:`regbook.runs.experiment` in a ``#@save`` cell; the CLI finds
-    them by importing every module of ``regbook.chapters`` by name (the library never imports a chapter).
-    """
-    import importlib
-    import pkgutil
-
+    """Every chapter's headline experiment by name, aliases included (:func:`regbook.runs.all_experiments`)."""
     from regbook import runs
 
-    package = importlib.import_module("regbook.chapters")
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"regbook.chapters.{module.name}")
-    found = dict(sorted(runs.REGISTRY.items()))
-    for exp in list(found.values()):
-        found.update({alias: exp for alias in exp.aliases})
-    return found
+    return runs.all_experiments()
 
 
 # --- checking arguments before any work ----------------------------------------------------------------

@@ -26,9 +26,10 @@ Usage (what :func:`regbook.training.fit` would call instead of its plain loop)::
     engine = Engine(net, loss, lr=0.5)                  # or Engine.from_trainer(net, loss, trainer)
     train_loss, train_acc = engine.train_epoch(train_iter)
 
-The engine shares the network's parameters (their memory), so ``net(X)`` and
-:func:`regbook.training.evaluate_accuracy` see the trained weights (``param.set_data`` writes into that memory;
-``net.initialize(force_reinit=True)`` would replace it: make a new engine after it). Layers supported:
+During an epoch the network's parameters are views into the engine's flat buffer; at the end of
+:meth:`Engine.train_epoch` they get their own memory again (:meth:`Engine.detach`), so ``net(X)`` and
+:func:`regbook.training.evaluate_accuracy` see the trained weights, and a ``param.set_data`` between epochs is
+taken into the next one, as is a re-initialisation. Layers supported:
 ``nn.HybridSequential`` (nested too) of ``Dense``, ``Conv2D``, pooling, ``Flatten``, ``Activation``, ``Dropout``
 and other stateless hybrid layers; float32 parameters on the CPU.
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 from collections.abc import Iterable
 
 import numpy
@@ -51,6 +53,10 @@ MASK_BITS = 16
 most 2**-17 (7.6e-6); 8 bits would give up to 2e-3 (p = 0.2: 0.8008 instead of 0.8)."""
 
 OPTIMIZERS = ("sgd", "adam")
+
+PHASES = ("data", "masks", "graph", "update")
+"""Where :attr:`Engine.phase_seconds` puts a step's CPU time: gathering the minibatch, drawing the dropout
+masks, the graph (forward, loss and backward, matrix products included) and the optimizer's update."""
 
 
 class ThreadedEngineError(RuntimeError):
@@ -242,8 +248,11 @@ class _Slot:
 class Engine:
     """Train ``net`` (a Gluon ``HybridSequential``) with ``loss`` and SGD or Adam, fast; see the module's doc.
 
+    ``phase_seconds`` adds up the CPU seconds of every step by :data:`PHASES` (set its values to 0 to restart).
+
     ``lr``, ``momentum`` and ``wd`` mean what they mean to Gluon's ``sgd`` (and ``adam``: ``beta1``, ``beta2``,
-    ``epsilon``); ``lr_scheduler`` (an ``mxnet.lr_scheduler`` object) gives the learning rate of update ``t``
+    ``epsilon``), and so does a parameter's ``wd_mult`` (an ``lr_mult`` other than 1 is refused);
+    ``lr_scheduler`` (an ``mxnet.lr_scheduler`` object) gives the learning rate of update ``t``
     (1, 2, ...) instead of ``lr``, as in Gluon. Every step divides the summed gradient by the batch's length, as
     ``trainer.step(len(y))``.
     ``seed`` seeds the dropout masks (default: drawn from NumPy's global generator, which
@@ -291,6 +300,7 @@ class Engine:
         self._mask_shapes: list[tuple] | None = None
         self._params = None
         self.num_updates = 0
+        self.phase_seconds = dict.fromkeys(PHASES, 0.0)
 
     @classmethod
     def from_trainer(cls, net, loss, trainer, **kwargs) -> Engine:
@@ -334,15 +344,23 @@ class Engine:
         total = sum(sizes)
         self.weights_mx, self.grads_mx = mnp.zeros(total).as_nd_ndarray(), mnp.zeros(total).as_nd_ndarray()
         self.weights, self.grads = numpy_view(self.weights_mx), numpy_view(self.grads_mx)
-        offset = 0
+        offset, self._views_of_params = 0, []
         for p, size in zip(params, sizes):
             data = self.weights_mx[offset:offset + size].reshape(p.shape).as_np_ndarray()
             grad = self.grads_mx[offset:offset + size].reshape(p.shape).as_np_ndarray()
             self.weights[offset:offset + size] = p.data().asnumpy().ravel()
             p._data, p._grad = [data], [grad]
             autograd.mark_variables([data], [grad], p.grad_req)
+            self._views_of_params.append((slice(offset, offset + size), data, grad))
             offset += size
-        self._params = params
+        self._params, self._detached = params, False
+        for p in params:
+            if p.lr_mult != 1.0:
+                raise NotImplementedError(f"regbook.engine does not take over lr_mult ({p.name}: {p.lr_mult})")
+        self.wd_mult = None  # per element, where some parameter has wd_mult != 1 (e.g. 0 for the biases)
+        if self.wd and any(p.wd_mult != 1.0 for p in params):
+            self.wd_mult = numpy.concatenate([numpy.full(size, p.wd_mult, numpy.float32)
+                                              for p, size in zip(params, sizes)])
         if self.momentum or self.optimizer == "adam":
             self.state1 = numpy.zeros(total, numpy.float32)
         if self.optimizer == "adam":
@@ -377,7 +395,14 @@ class Engine:
             return
         grad = numpy.multiply(g, numpy.float32(rescale), out=self._scratch)
         if self.wd:
-            grad += numpy.float32(self.wd) * w
+            decay = numpy.float32(self.wd) * w
+            if self.wd_mult is not None:
+                decay *= self.wd_mult
+            grad += decay
+        if self.optimizer == "sgd" and not self.momentum:  # Gluon's sgd_update: w -= lr * grad
+            grad *= numpy.float32(lr)
+            w -= grad
+            return
         if self.optimizer == "sgd":  # Gluon's sgd_mom_update: v = momentum * v - lr * grad; w += v
             v = self.state1
             v *= numpy.float32(self.momentum)
@@ -399,17 +424,61 @@ class Engine:
     def _step(self, slot: _Slot, X, y, totals):
         from mxnet import npx
 
+        phases, clock = self.phase_seconds, time.process_time
+        start = clock()
         self._draw_masks(slot)
+        masks_done = clock()
         totals = slot.run(X, y, totals)
         if self.sync:
             npx.waitall()
+        graph_done = clock()
         self._update(slot.batch_size)
+        end = clock()
+        phases["masks"] += masks_done - start
+        phases["graph"] += graph_done - masks_done
+        phases["update"] += end - graph_done
         return totals
+
+    def detach(self) -> None:
+        """Give the network's parameters their own memory again (copies of the trained weights).
+
+        :meth:`train_epoch` does this at its end: MXNet's oneDNN convolution rewrites a weight array in place
+        into its own layout when it predicts, which it refuses to do on a view (and which would scramble the
+        flat buffer). The next step copies the weights back in, so ``set_data`` between epochs is kept.
+        """
+        from mxnet import autograd
+        from mxnet import np as mnp
+
+        if self._params is None or self._detached:
+            return
+        own = getattr(self, "_own_arrays", None)
+        if own is None:  # the first time: arrays of their own, with gradients
+            own = self._own_arrays = []
+            for p, (part, _, _) in zip(self._params, self._views_of_params):
+                data, grad = mnp.array(self.weights[part].reshape(p.shape)), mnp.zeros(p.shape)
+                autograd.mark_variables([data], [grad], p.grad_req)
+                own.append((data, grad))
+        else:  # later: copy the weights into them (an MXNet copy, whatever layout oneDNN gave them)
+            for (data, _), (_, view, _) in zip(own, self._views_of_params):
+                data[:] = view
+        for p, (data, grad) in zip(self._params, own):
+            p._data, p._grad = [data], [grad]
+        self._detached = True
+
+    def _attach(self) -> None:
+        """Put the flat buffer's views back into the network, with the weights it holds now."""
+        if self._params is None or not self._detached:
+            return
+        for p, (part, data, grad) in zip(self._params, self._views_of_params):
+            self.weights[part] = p.data().asnumpy().ravel()
+            p._data, p._grad = [data], [grad]
+        self._detached = False
 
     def step(self, X, y) -> tuple[float, float]:
         """One training step on the minibatch ``(X, y)``; returns its ``(loss sum, correct count)``."""
         from mxnet import np as mnp
 
+        self._attach()
         slot = self._slot(X, y)
         totals = self._step(slot, X, y, mnp.zeros(2))
         loss_sum, correct = totals.asnumpy().tolist()
@@ -417,23 +486,29 @@ class Engine:
 
     # -- one epoch ---------------------------------------------------------------------------------------------
 
-    def train_epoch(self, batches: Iterable) -> tuple[float, float]:
+    def train_epoch(self, batches: Iterable, *, detach: bool = True) -> tuple[float, float]:
         """One pass over ``batches`` of ``(X, y)``; returns ``(mean loss, train accuracy)``.
 
         The contract of :func:`regbook.training.train_epoch`. A :class:`regbook.data.ArrayBatches` is gathered
-        with NumPy (same order as its iterator); any other iterable is used as it is.
+        with NumPy (same order as its iterator); any other iterable is used as it is. With ``detach=False``
+        the network keeps the views until :meth:`detach` (saves a copy of the weights per epoch when nothing
+        predicts between epochs).
         """
         from regbook.data import ArrayBatches
 
-        if isinstance(batches, ArrayBatches):
-            pairs = self._gathered(batches)
-        else:
-            pairs = iter(batches)
+        pairs = self._gathered(batches) if isinstance(batches, ArrayBatches) else iter(batches)
         from mxnet import np as mnp
 
+        self._attach()
         totals_by_slot: dict[int, object] = {}
         count = 0
-        for X, y in pairs:
+        clock = time.process_time
+        while True:
+            start = clock()
+            X, y = next(pairs, (None, None))
+            self.phase_seconds["data"] += clock() - start
+            if X is None:
+                break
             slot = self._slot(X, y) if not isinstance(X, _Slot) else X
             if isinstance(X, _Slot):
                 X, y = slot.X, slot.y
@@ -446,6 +521,8 @@ class Engine:
         for totals in totals_by_slot.values():
             values = totals.asnumpy()
             loss_sum, correct = loss_sum + float(values[0]), correct + float(values[1])
+        if detach:
+            self.detach()
         return loss_sum / max(count, 1), correct / max(count, 1)
 
     def _gathered(self, batches):
@@ -477,3 +554,85 @@ class Engine:
         """The masks of the last step of the full-size batches (NumPy views: copy them to keep them)."""
         slot = max(self._slots.values(), key=lambda s: s.batch_size)
         return slot.mask_views
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Measuring: the bare matrix products of an epoch, and where an epoch's time goes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def mlp_gemm_seconds(sizes, batch_size: int, num_batches: int) -> tuple[float, float]:
+    """Wall and CPU seconds of the forward and backward matrix products of an MLP with layer ``sizes`` over
+    ``num_batches`` minibatches, through oneDNN (``npx.fully_connected``, what ``nn.Dense`` calls).
+
+    Per batch and layer: one forward product, one for the weight gradient and, above the first layer, one for
+    the input gradient. Every operand is prepared once, already transposed: only the products are timed.
+    """
+    import time
+
+    from mxnet import np as mnp
+    from mxnet import npx
+
+    def fc(a, b):
+        return npx.fully_connected(a, b, no_bias=True, num_hidden=b.shape[0], flatten=False)
+
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    X, XT = (mnp.random.uniform(size=shape) for shape in ((batch_size, sizes[0]), (sizes[0], batch_size)))
+    W = [mnp.random.normal(0, 0.01, (b, a)) for a, b in pairs]  # (out, in), as Dense stores them
+    WT = [w.T.copy() for w in W]
+    HT = [mnp.random.uniform(size=(s, batch_size)) for s in sizes[1:]]
+    GT = [mnp.random.uniform(size=(s, batch_size)) for s in sizes[1:]]
+    npx.waitall()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in range(num_batches):
+        h = X
+        for w in W:
+            h = fc(h, w)
+        g = h
+        for k in range(len(W) - 1, -1, -1):
+            fc(GT[k], HT[k - 1] if k else XT)  # the weight gradient Gᵀ H
+            if k:
+                g = fc(g, WT[k])  # the input gradient G W
+    npx.waitall()
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+OPERATOR_GROUPS = {
+    "matrix products": ("FullyConnected", "_backward_FullyConnected", "Convolution", "_backward_Convolution"),
+    "dropout": ("Dropout", "_backward_Dropout", "elemwise_mul", "_backward_mul", "_npi_multiply",
+                "_backward_npi_broadcast_mul"),
+    "optimizer": ("sgd_update", "multi_sgd_update", "sgd_mom_update", "multi_sgd_mom_update", "adam_update",
+                  "multi_adam_update"),
+    "data": ("_npi_take", "take", "gather_nd", "_npi_advanced_indexing", "slice"),
+}
+"""MXNet operators by what they do in a training step, for :func:`profile_epoch`."""
+
+
+def profile_epoch(run_epoch) -> tuple[float, dict[str, float]]:
+    """Run ``run_epoch()`` under MXNet's profiler; return its wall seconds and the seconds of each group of
+    :data:`OPERATOR_GROUPS`, of the static graph's bulk segments (several operators profiled as one), of
+    other operators, and the rest (Python, NumPy and dispatch). The profiler slows every operator a little:
+    read the split as proportions."""
+    import json
+    import time
+
+    import mxnet as mx
+    from mxnet import npx
+
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    mx.profiler.set_state("run")
+    start = time.perf_counter()
+    run_epoch()
+    npx.waitall()
+    seconds = time.perf_counter() - start
+    mx.profiler.set_state("stop")
+    operators = json.loads(mx.profiler.dumps(format="json", reset=True))["Time"]["operator"]
+    bulk, other, rest = "bulk segments", "other operators", "Python, NumPy and dispatch"
+    groups = dict.fromkeys([*OPERATOR_GROUPS, bulk, other], 0.0)
+    for op, stats in operators.items():
+        names = set(op.split(","))  # a static graph runs operators in bulk segments, profiled together
+        group = next((name for name, ops in OPERATOR_GROUPS.items() if names <= set(ops)),
+                     bulk if len(names) > 1 else other)
+        groups[group] += stats["Total"] / 1e3
+    groups[rest] = max(0.0, seconds - sum(groups.values()))
+    return seconds, groups

@@ -135,6 +135,24 @@ def experiment(name: str, description: str, seeds: int | None = None, epochs: in
     return register
 
 
+def all_experiments() -> dict[str, Experiment]:
+    """Every chapter's headline experiment by name (aliases included), after importing each chapter module.
+
+    The chapters register themselves with :func:`experiment` in a ``#@save`` cell; this finds them by importing
+    every module of ``regbook.chapters`` by name (the library never imports a chapter statically).
+    """
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module("regbook.chapters")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"regbook.chapters.{module.name}")
+    found = dict(sorted(REGISTRY.items()))
+    for exp in list(found.values()):
+        found.update({alias: exp for alias in exp.aliases})
+    return found
+
+
 def format_table(result: dict) -> str:
     """A plain-text table of ``result['results']`` (floats with 4 decimals)."""
     rows = result.get("results", [])

@@ -3,6 +3,10 @@
 * ``{notebook-timings}``: a table of how long each chapter notebook takes to run, read at build time from the
   ``regbook.execution_seconds`` that ``tools/run_notebooks.py`` stores in each notebook, so it is never stale.
   A chapter notebook without that number is a build warning (an error under ``-W``).
+* ``{experiment-list}``: the table of every chapter's headline experiment (``python -m regbook reproduce NAME``),
+  read at build time from the registry (:func:`regbook.runs.all_experiments`), with its chapter, defaults and
+  options.
+* Exercises are numbered per chapter (Exercise 1, 2, ... on every page) instead of across the whole book.
 * Two fixes of the theme stack that otherwise put errors in every reader's browser console: an inline script
   that sphinx-thebe registers twice per build (``Identifier 'THEBE_JS_URL' has already been declared``), and
   pydata-sphinx-theme's "invalid theme mode" for a first-time visitor (no stored light/dark choice).
@@ -133,6 +137,50 @@ def replace_placeholders(app: Sphinx, doctree: nodes.document, docname: str) -> 
         placeholder.replace_self(build_table(app, docname))
 
 
+class ExperimentList(SphinxDirective):
+    """``{experiment-list}``: every registered experiment, its chapter, its defaults and its options."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from docutils.statemachine import StringList
+
+        from regbook import runs
+
+        lines = ["| Command | Chapter | What it runs (defaults: the chapter's budget) |", "| --- | --- | --- |"]
+        for name, exp in runs.all_experiments().items():
+            if name != exp.name:
+                continue  # an alias: listed with its experiment
+            stem = exp.run.__module__.rsplit(".", 1)[-1]
+            self.env.note_dependency(str(Path(self.env.srcdir, "notebooks", f"{stem}.ipynb")))
+            defaults = [f"`--{key} {value}`" for key, value in (("seeds", exp.seeds), ("epochs", exp.epochs))
+                        if value is not None]
+            defaults += [f"`--{key.replace('_', '-')}" + ("`" if spec[1] is None else f" {spec[1]}`")
+                         for key, spec in exp.options.items()]
+            aliases = f" (also `{'`, `'.join(exp.aliases)}`)" if exp.aliases else ""
+            what = exp.description.replace("|", "/") + (f"; options {', '.join(defaults)}" if defaults else "")
+            lines.append(f"| `reproduce {name}`{aliases} | {{doc}}`/notebooks/{stem}` | {what} |")
+        container = nodes.container(classes=["experiment-list"])
+        self.state.nested_parse(StringList(lines, source="experiment-list"), self.content_offset, container)
+        return [container]
+
+
+def number_exercises_per_chapter(app: Sphinx, env) -> list[str]:
+    """Restart the exercise numbers on every page: Sphinx numbers them across the book when the table of
+    contents has no section numbers (a reader of one chapter would meet Exercise 63 first)."""
+    changed = []
+    for docname, numbers in env.toc_fignumbers.items():
+        exercises = numbers.get("exercise")
+        if not exercises:
+            continue
+        renumbered = {key: (rank,) for rank, (key, _) in
+                      enumerate(sorted(exercises.items(), key=lambda item: item[1]), start=1)}
+        if renumbered != exercises:
+            numbers["exercise"] = renumbered
+            changed.append(docname)
+    return changed
+
+
 def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Drop duplicates from the page's scripts (sphinx-thebe adds its inline config twice).
 
@@ -157,6 +205,8 @@ def setup(app: Sphinx) -> dict:
     app.registry.add_translation_handlers(HideCodeCellNode, singlehtml=(visit_HideCellInput, depart_HideCellInput))
     app.add_node(timings_placeholder)
     app.add_directive("notebook-timings", NotebookTimings)
+    app.add_directive("experiment-list", ExperimentList)
+    app.connect("env-get-updated", number_exercises_per_chapter, priority=900)
     app.connect("doctree-resolved", replace_placeholders)
     app.connect("html-page-context", dedupe_scripts)
     app.add_js_file(None, body=DEFAULT_THEME_MODE, priority=1)

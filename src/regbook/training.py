@@ -256,7 +256,7 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
         desc: str = "training", log: bool = False, *, stopper: EarlyStopping | None = None,
         run_to_end: bool = False, restore_best: bool = True, track_weight_norm: bool = False,
         trainer=None, lr_schedule: Callable[[int], float] | None = None, redraw_every: int = 1,
-        test_label: str = "test acc") -> History:
+        test_label: str = "test acc", engine: bool = False) -> History:
     """Train for ``num_epochs``; record loss, train and test accuracy per epoch; draw them live.
 
     ``update(batch_size)`` applies one optimisation step (``trainer.step`` or :func:`make_update`'s SGD).
@@ -269,6 +269,10 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
     when its patience runs out, unless ``run_to_end`` (then it is no longer consulted, so its best epoch stays
     the one early stopping would have chosen); with ``restore_best`` the network ends with the best epoch's
     weights. ``track_weight_norm`` records :func:`weight_norm` after each epoch (on with a stopper).
+
+    ``engine=True`` trains each epoch with :class:`regbook.engine.Engine` instead of :func:`train_epoch`: the
+    same network, loss, optimizer (the Gluon ``trainer``'s sgd or adam, or ``update = trainer.step``) and
+    dropout statistics, at the speed of the matrix products.
     """
     from tqdm.std import tqdm
 
@@ -280,7 +284,12 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
         if trainer is None:
             raise ValueError("lr_schedule needs the trainer whose learning rate it sets: "
                              "fit(..., trainer=...)")
-        update = scheduled(update, trainer, lr_schedule)
+        if not engine:
+            update = scheduled(update, trainer, lr_schedule)
+    run_epoch = (lambda: train_epoch(net, train_batches, loss, update))
+    if engine:
+        run_epoch = _engine_epochs(net, loss, trainer or getattr(update, "__self__", None), train_batches,
+                                   lr_schedule)
     if plot is True:
         plot = LivePlot(ylim=(0, 1) if stopper else None, title=desc if desc != "training" else None)
     history = History()
@@ -288,7 +297,7 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
                leave=False, dynamic_ncols=True)
     for epoch in bar:
         start, cpu_start = time.perf_counter(), time.process_time()
-        train_loss, train_acc = train_epoch(net, train_batches, loss, update)
+        train_loss, train_acc = run_epoch()
         history.seconds.append(time.perf_counter() - start)
         history.cpu_seconds.append(time.process_time() - cpu_start)
         test_acc = evaluate_accuracy(net, test_batches)
@@ -320,9 +329,25 @@ def fit(net: Callable, train_batches: Iterable, test_batches: Iterable, loss: Ca
     return history
 
 
+def _engine_epochs(net, loss, trainer, train_batches, lr_schedule) -> Callable[[], tuple[float, float]]:
+    """``run_epoch()`` for :func:`fit` on :class:`regbook.engine.Engine`, set up from a Gluon ``trainer``."""
+    from mxnet import gluon
+
+    from regbook.engine import Engine
+
+    if not isinstance(trainer, gluon.Trainer):
+        raise ValueError("fit(engine=True) takes its optimizer from a Gluon trainer: pass trainer=... "
+                         "or update=trainer.step")
+    options = {}
+    if lr_schedule is not None:  # the engine counts updates from 1, lr_schedule its steps from 0
+        options["lr_scheduler"] = lambda update: lr_schedule(update - 1)
+    engine = Engine.from_trainer(net, loss, trainer, **options)
+    return lambda: engine.train_epoch(train_batches)
+
+
 def fit_arrays(net, arrays, num_epochs: int, *, lr: float, batch_size: int, seed: int, optimizer: str = "adam",
                test_batch_size: int = 1000, plot: LivePlot | bool = False, progress: bool = True,
-               desc: str = "training") -> History:
+               desc: str = "training", engine: bool = False) -> History:
     """:func:`fit` an initialized classifier on ``arrays = (X_train, y_train, X_test, y_test)`` with a Gluon
     ``optimizer`` at learning rate ``lr``; minibatches of ``batch_size`` reshuffled every epoch from ``seed``."""
     from mxnet import gluon
@@ -333,7 +358,7 @@ def fit_arrays(net, arrays, num_epochs: int, *, lr: float, batch_size: int, seed
     trainer = gluon.Trainer(net.collect_params(), optimizer, {"learning_rate": check_learning_rate(lr)})
     batches = ArrayBatches(X_train, y_train, batch_size, shuffle=True, seed=seed)
     return fit(net, batches, ArrayBatches(X_test, y_test, test_batch_size), gluon.loss.SoftmaxCrossEntropyLoss(),
-               num_epochs, trainer.step, plot=plot, progress=progress, desc=desc)
+               num_epochs, trainer.step, plot=plot, progress=progress, desc=desc, engine=engine)
 
 
 def _add_point(plot: LivePlot, x: float, values: dict, redraw: bool) -> None:

@@ -5,7 +5,8 @@ Every page: loads with no console error and no request to another host (MathJax 
 resolving, every folded dropdown (exercise solutions) hidden and opening on click, no unrendered MyST.
 Chapter pages: a screenshot in ``_build/screenshots/``, the .ipynb download and repository buttons, favicon
 and logo. The search page finds "dropout"; the glossary's Chinese is drawn with real glyphs; the timings page
-lists every chapter. test_checks_can_fail.py shows that each check catches what it is meant to catch.
+lists every chapter; the reproduce page every experiment; exercises are numbered 1, 2, ... on every chapter
+page. test_checks_can_fail.py shows that each check catches what it is meant to catch.
 """
 
 from __future__ import annotations
@@ -150,3 +151,27 @@ def test_colab_button_matches_the_config(visitor, page):
     assert colab_cell.is_current(notebook), (
         f"{page} has an 'Open in Colab' button, but its notebook does not start with the cell that installs MXNet "
         "there: run `python tools/colab_cell.py` (or remove colab_url from _config.yml)")
+
+
+def test_reproduce_page_lists_every_experiment_with_its_chapter(visitor, base_url):
+    """The appendix's table is read from the registry: every experiment, linked to the chapter it comes from."""
+    from regbook import runs
+
+    visitor.page.goto(base_url + "book/reproduce.html", wait_until="load")
+    rows = visitor.page.eval_on_selector_all(
+        "div.experiment-list tbody tr",
+        "rows => rows.map(r => [r.cells[0].textContent.trim(), r.querySelector('a') ? r.querySelector('a').href"
+        " : null])")
+    listed = {text.split()[1]: url.split("#")[0].removeprefix(base_url) for text, url in rows}
+    registry = {name: exp for name, exp in runs.all_experiments().items() if name == exp.name}
+    assert set(listed) == set(registry), f"listed {sorted(listed)} != registered {sorted(registry)}"
+    for name, exp in registry.items():
+        assert listed[name] == f"notebooks/{exp.run.__module__.rsplit('.', 1)[-1]}.html", (name, listed[name])
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_exercises_are_numbered_per_chapter(visitor, base_url, page):
+    visitor.page.goto(base_url + page, wait_until="load")
+    numbers = visitor.page.eval_on_selector_all(
+        "div.exercise > p.admonition-title .caption-number", "spans => spans.map(s => s.textContent.trim())")
+    assert numbers == [f"Exercise {k}" for k in range(1, len(numbers) + 1)], numbers

@@ -2,6 +2,7 @@
 the MLPs, the headline experiments ``dropout-mlp`` and ``dropout-mlp-wobble`` and the records the chapter
 shows."""
 
+import inspect
 import json
 import os
 
@@ -200,3 +201,48 @@ def test_dropout_mlp_wobble_pairs_the_conventions_seed_by_seed(tmp_path, monkeyp
         assert rows[mode]["step_std_mean"] == pytest.approx(0.005)
     assert json.loads(target.read_text(encoding="utf-8")) == json.loads(json.dumps(result))
     assert len(result["runs"]) == 6
+
+
+def test_dropout_overfit_rows_have_one_entry_per_seed():
+    """``reproduce dropout-overfit`` at a tiny budget: the schema of its rows, per-seed lists, the noisy labels."""
+    exp = runs.REGISTRY["dropout-overfit"]
+    assert exp.run is chapter.dropout_overfit and exp.seeds >= 5
+    defaults = inspect.signature(chapter.dropout_overfit).parameters  # the chapter calls it with its defaults
+    assert (defaults["seeds"].default, defaults["epochs"].default) == (exp.seeds, exp.epochs)
+    result = chapter.dropout_overfit(seeds=2, epochs=1, progress=False, drop_probs=(0.0, 0.5))
+    assert result["experiment"] == "dropout-overfit"
+    rows = result["results"]
+    assert [row["variant"] for row in rows] == ["no dropout", "dropout 0.5"]
+    for row in rows:
+        assert row["seeds"] == 2 and row["epochs"] == 1
+        assert len(row["test_acc"]) == len(row["memorised"]) == 2
+        assert all(0 <= a <= 1 for a in row["test_acc"] + row["memorised"])
+        assert row["test_acc_mean"] == pytest.approx(numpy.mean(row["test_acc"]))
+        assert row["test_acc_std"] == pytest.approx(numpy.std(row["test_acc"], ddof=1))
+        assert 0 <= row["train_acc_off_mean"] <= 1
+        assert [len(run["test_acc"]) for run in result["runs"][row["variant"]]] == [1, 1]
+    json.dumps({key: value for key, value in result.items() if key != "runs"}, allow_nan=False)
+
+
+def test_noisy_labels_change_the_given_fraction_to_a_wrong_class():
+    y = numpy.arange(10_000) % 10
+    noisy, wrong = chapter.noisy_labels(y, 0.3)
+    assert (noisy[wrong] != y[wrong]).all() and (noisy[~wrong] == y[~wrong]).all()
+    assert abs(wrong.mean() - 0.3) < 0.02 and noisy.min() >= 0 and noisy.max() <= 9
+    again, _ = chapter.noisy_labels(y, 0.3)
+    assert (again == noisy).all(), "the same noisy labels every time"
+
+
+def test_cnn_record_matches_its_summary_and_the_cli_defaults():
+    """The record the CNN section shows (``reproduce dropout-overfit-cnn --record``): rows are its runs' statistics."""
+    exp = runs.REGISTRY["dropout-overfit-cnn"]
+    assert exp.run is chapter.dropout_overfit_cnn
+    record = chapter.load_record(chapter.CNN_RECORD)
+    assert chapter.CNN_RECORD.parent == chapter.RECORD.parent and record["experiment"] == "dropout-overfit-cnn"
+    assert [row["variant"] for row in record["results"]] == ["no dropout", "dropout 0.5"]
+    for row in record["results"]:
+        finals = [run["test_acc"][-1] for run in record["runs"][row["variant"]]]
+        assert (row["seeds"], row["epochs"]) == (exp.seeds, exp.epochs) == (len(finals), len(record["runs"][
+            row["variant"]][0]["test_acc"]))
+        assert row["test_acc"] == finals and row["test_acc_mean"] == pytest.approx(numpy.mean(finals))
+        assert row["memorised_mean"] == pytest.approx(numpy.mean(row["memorised"]))

@@ -49,3 +49,39 @@ def test_reproduce_early_stopping_reports_best_and_last():
         exp.run(seeds=1, epochs=1, progress=False, wd="a,b")
     with pytest.raises(ValueError, match="--noise"):
         exp.run(seeds=1, epochs=1, progress=False, noise=0.95)
+
+
+def test_watched_stopping_freezes_its_choice_and_lets_training_go_on():
+    class Net:  # evaluate_accuracy needs a callable; a constant classifier will do
+        def __call__(self, X):
+            from mxnet import np
+
+            return np.zeros((X.shape[0], 10))
+
+        def collect_params(self):
+            return {}
+
+    from mxnet import np
+
+    test = [(np.zeros((4, 3)), np.array([0, 0, 1, 2]))]
+    stopper = chapter.WatchedStopping(test, patience=2)
+    scores = [0.5, 0.6, 0.55, 0.58, 0.9, 0.95]
+    assert [stopper.step(s, Net()) for s in scores] == [False] * 6  # never asks fit() to stop
+    assert stopper.would_stop == 4 and stopper.best_epoch == 2  # frozen: 0.9 later is ignored
+    assert stopper.stopped_epoch is None
+    assert stopper.test_acc == [0.5] * 6  # measured after every epoch, also after the stop
+
+
+def test_random_labels_is_registered_and_a_short_run_reports_curves():
+    exp = runs.REGISTRY["random-labels"]
+    assert exp.run is chapter.random_labels
+    assert (exp.seeds, exp.epochs) == (3, 50)
+    result = exp.run(seeds=1, epochs=2, progress=False)
+    json.dumps(result)
+    assert [row["labels"] for row in result["results"]] == ["shuffled", "true"]
+    for run in result["curves"]:
+        assert len(run["train_acc"]) == len(run["val_acc"]) == len(run["test_acc"]) == 2
+    shuffled, true = result["curves"]
+    assert true["test_acc"][-1] > shuffled["test_acc"][-1] + 0.2  # true labels carry a signal
+    assert abs(shuffled["test_acc"][-1] - 0.1) < 0.08  # shuffled ones do not
+

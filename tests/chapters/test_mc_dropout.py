@@ -14,10 +14,12 @@ from regbook.chapters.mc_dropout import (
     dropout_mlp,
     group_entropies,
     mc_dropout,
+    mc_passes,
     mc_predict,
     noise_images,
     predictive_entropy,
     rotate_images,
+    vote_share,
 )
 from regbook.seeding import set_seed
 
@@ -111,6 +113,47 @@ def test_group_entropies_splits_by_correctness():
     numpy.testing.assert_allclose(groups["flat"], numpy.log(2), atol=1e-5)
 
 
+def test_vote_share_counts_the_passes_that_vote_for_the_most_voted_class():
+    one_hot = numpy.eye(3, dtype="float32")
+    # 4 passes, 2 inputs: input 0 gets votes 0, 0, 1, 0; input 1 gets 2, 1, 0, 1
+    passes = numpy.stack([one_hot[[0, 2]], one_hot[[0, 1]], one_hot[[1, 0]], one_hot[[0, 1]]])
+    numpy.testing.assert_allclose(vote_share(np.array(passes)), [0.75, 0.5])
+    unanimous = np.array(numpy.tile(one_hot[[2]], (5, 1, 1)))
+    numpy.testing.assert_allclose(vote_share(unanimous), [1.0])
+
+
+def test_mc_passes_are_the_seeded_softmax_passes_and_average_to_mc_predict():
+    net, X = small_net(), np.array(numpy.random.default_rng(4).normal(size=(6, 4)).astype("float32"))
+    set_seed(5)
+    passes = mc_passes(net, X, 7)
+    set_seed(5)
+    mean, _ = mc_predict(net, X, 7, transform=npx.softmax)
+    assert passes.shape == (7, 6, 3)
+    numpy.testing.assert_allclose(passes.asnumpy().mean(0), mean.asnumpy(), atol=1e-6)
+    numpy.testing.assert_allclose(passes.asnumpy().sum(-1), 1, atol=1e-5)
+
+
+def test_group_entropies_records_the_vote_share_of_the_same_passes():
+    net = small_net()
+    rng = numpy.random.default_rng(6)
+    X = np.array(rng.normal(size=(40, 4)).astype("float32"))
+    y = np.array(rng.integers(0, 3, 40).astype("int32"))
+    ood = {"far": np.array(rng.normal(size=(10, 4)).astype("float32") * 5)}
+    shares = {}
+    set_seed(9)
+    groups = group_entropies(net, X, y, ood, num_samples=8, agreement=shares)
+    assert set(shares) == set(groups)
+    for name, entropy in groups.items():
+        assert len(shares[name]) == len(entropy)
+        assert ((shares[name] >= 1 / 3 - 1e-9) & (shares[name] <= 1)).all()
+    set_seed(9)
+    passes = mc_passes(net, X, 8)
+    predicted = passes.mean(axis=0).argmax(axis=1).asnumpy() == y.asnumpy()
+    all_shares = vote_share(passes)
+    numpy.testing.assert_allclose(shares["in-dist. correct"], all_shares[predicted])
+    numpy.testing.assert_allclose(shares["in-dist. wrong"], all_shares[~predicted])
+
+
 def test_dropout_mlp_needs_one_rate_per_layer():
     with pytest.raises(ValueError, match="one dropout rate"):
         dropout_mlp(hidden=(8, 8), rates=(0.5,))
@@ -147,11 +190,15 @@ def test_a_tiny_run_summarises_over_seeds_with_regbook_runs():
     assert [row["group"] for row in result["results"]] == list(GROUPS)
     assert len(kept["nets"]) == 2 and len(kept["entropy_mc"]) == len(kept["entropy_det"]) == 2
     assert len(kept["entropy_mc"][0]["uniform noise"]) == 30  # half as many noise images as test images
+    assert len(kept["vote_share"]) == 2
+    assert len(kept["vote_share"][0]["uniform noise"]) == 30
     for row in result["results"]:
         mc = [float(run[row["group"]].mean()) for run in kept["entropy_mc"]]
         off = [float(run[row["group"]].mean()) for run in kept["entropy_det"]]
         assert (row["mean_entropy"], row["std_over_seeds"]) == runs.mean_std(mc)
         assert (row["dropout_off_mean"], row["dropout_off_std"]) == runs.mean_std(off)
+        votes = [float(run[row["group"]].mean()) for run in kept["vote_share"]]
+        assert (row["vote_share_mean"], row["vote_share_std"]) == runs.mean_std(votes)
     assert (result["test_acc_mean"], result["test_acc_std"]) == runs.mean_std(result["test_acc_per_seed"])
     assert result["entropy_in_dist_correct"] == result["results"][0]["mean_entropy"]
 

@@ -203,3 +203,23 @@ def test_tanh_mlp_fit_trains_independent_networks_and_the_penalty_shrinks_them()
     assert result["fits"].shape == (2, 2, 51) and result["linear_fraction"].shape == (2, 2)
     assert onp.all(result["linear_fraction"][:, 1] > result["linear_fraction"][:, 0])
     assert onp.all(result["mean_abs_z"][:, 1] < result["mean_abs_z"][:, 0])
+
+
+def test_gaussian_posterior_mean_is_the_ridge_solution_with_lambda_sigma2_over_tau2():
+    rng = onp.random.default_rng(5)
+    X = rng.normal(size=(8, 12))  # more features than examples: least squares is not unique
+    y = rng.normal(size=8)
+    for sigma, tau in [(0.5, 0.3), (2.0, 1.0), (0.1, 10.0)]:
+        mean, cov = wd.gaussian_posterior(X, y, sigma, tau)
+        assert onp.abs(mean - wd.ridge_solution(X, y, sigma**2 / tau**2)).max() < 1e-9
+        assert onp.allclose(cov, cov.T) and onp.all(onp.linalg.eigvalsh(cov) > 0)
+        assert onp.all(onp.diag(cov) < tau**2)  # the data only ever narrow the prior
+        # the gradient of the log posterior vanishes at the mean
+        grad = X.T @ (X @ mean - y) / sigma**2 + mean / tau**2
+        assert onp.abs(grad).max() < 1e-8
+    narrow, _ = wd.gaussian_posterior(X, y, 1.0, 1e-3)
+    assert onp.abs(narrow).max() < 1e-4  # a narrow prior pins w to 0
+    with pytest.raises(ValueError):
+        wd.gaussian_posterior(X, y, 0.0, 1.0)
+    with pytest.raises(ValueError):
+        wd.gaussian_posterior(X, y, 1.0, -1.0)

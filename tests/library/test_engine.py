@@ -352,3 +352,47 @@ def test_the_books_mlp_learns_as_with_the_textbook_loop():
     assert loss_fast[-1] < loss_fast[0]
     assert abs(acc_fast - acc_plain) < 0.025
     assert acc_fast > 0.7
+
+
+def test_a_parameters_wd_mult_is_honoured_and_lr_mult_refused():
+    """Weight decay on the weights only (``wd_mult = 0`` on the biases), as Gluon's sgd does it."""
+    X, y = problem(96)
+    X, y = np.array(X), np.array(y)
+    net_a, net_b = mlp(), mlp()
+    for net in (net_a, net_b):
+        net.collect_params(".*bias").setattr("wd_mult", 0.0)
+    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": 0.05, "wd": 0.5})
+    run = engine.Engine.from_trainer(net_a, LOSS, trainer)
+    for start in (0, 32, 64):
+        run.step(X[start:start + 32], y[start:start + 32])
+        reference_step(net_b, X[start:start + 32], y[start:start + 32], trainer)
+    assert_same_weights(net_a, net_b, tol=1e-5)
+    net_c = mlp()
+    net_c.collect_params(".*weight").setattr("lr_mult", 0.5)
+    with pytest.raises(NotImplementedError, match="lr_mult"):
+        engine.Engine(net_c, LOSS, lr=0.1).step(X[:8], y[:8])
+
+
+def test_a_cnn_predicts_between_epochs_and_keeps_training_the_same_weights():
+    """oneDNN's convolution rewrites its weights in place when it predicts, and refuses views: the network
+    gets its own copies at the end of each epoch, and the next epoch trains on from them."""
+    rng = numpy.random.default_rng(1)
+    X = rng.normal(size=(64, 1, 28, 28)).astype(numpy.float32)
+    y = (X[:, 0, :14].sum(axis=(1, 2)) > 0).astype(numpy.int32)
+
+    def cnn():
+        set_seed(2)
+        net = nn.HybridSequential()
+        net.add(nn.Conv2D(32, 3, activation="relu"), nn.MaxPool2D(2), nn.Conv2D(64, 3, activation="relu"),
+                nn.Flatten(), nn.Dense(2))
+        net.initialize(init.Xavier())
+        net.hybridize()
+        net(np.array(X[:2]))
+        return net
+
+    net_a, net_b = cnn(), cnn()
+    batches = data.ArrayBatches(X, y, 16)
+    for (loss_a, _), (loss_b, _) in side_by_side(net_a, net_b, batches, batches, lr=0.05, epochs=3):
+        assert loss_a == pytest.approx(loss_b, rel=1e-4)
+        assert training.evaluate_accuracy(net_a, batches) == training.evaluate_accuracy(net_b, batches)
+    assert_same_weights(net_a, net_b, tol=1e-4)

@@ -185,3 +185,46 @@ def test_fit_arrays_is_fit_with_a_trainer_and_shuffled_batches():
                             3, trainer.step, plot=False, progress=False)
     assert history.loss == expected.loss and history.test_acc == expected.test_acc
     assert numpy.array_equal(net.weight.data().asnumpy(), reference.weight.data().asnumpy())
+
+
+def small_mlp(seed=0):
+    set_seed(seed)
+    net = nn.HybridSequential()
+    net.add(nn.Dense(8, activation="relu"), nn.Dense(2))
+    net.initialize(init.Normal(0.3))
+    net.hybridize()
+    return net
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_with_the_engine_trains_as_the_textbook_loop_with_its_schedule_and_stopper(optimizer):
+    """Without dropout the engine computes the textbook loop's steps: same losses, same weights, same stop."""
+    X, y = tiny_problem(n=300)
+    runs = []
+    for engine in (False, True):
+        net = small_mlp()
+        trainer = gluon.Trainer(net.collect_params(), optimizer, {"learning_rate": 0.3})
+        batches = data.ArrayBatches(X, y, 64, shuffle=True, seed=1)  # last batch: 44
+        stopper = training.EarlyStopping(patience=2)
+        history = training.fit(net, batches, data.ArrayBatches(X, y, 100), gluon.loss.SoftmaxCrossEntropyLoss(),
+                               4, trainer.step, plot=False, progress=False, trainer=trainer,
+                               lr_schedule=lambda step: 0.3 / (1 + step), stopper=stopper, run_to_end=True,
+                               engine=engine)
+        runs.append((history, net))
+    (plain, net_plain), (fast, net_fast) = runs
+    numpy.testing.assert_allclose(fast.loss, plain.loss, rtol=1e-5)
+    assert fast.best_epoch == plain.best_epoch
+    for a, b in zip(net_plain.collect_params().values(), net_fast.collect_params().values()):
+        numpy.testing.assert_allclose(a.data().asnumpy(), b.data().asnumpy(), atol=1e-5)
+
+
+def test_fit_with_the_engine_needs_a_gluon_trainer():
+    X, y = tiny_problem(n=64)
+    net = small_mlp()
+    batches = data.ArrayBatches(X, y, 32)
+    net(np.array(X[:2]))  # (deferred initialisation)
+    params = list(net.collect_params().values())
+    with pytest.raises(ValueError, match="trainer"):
+        training.fit(net, batches, batches, gluon.loss.SoftmaxCrossEntropyLoss(), 1,
+                     training.make_update([p.data() for p in params], 0.1), plot=False, progress=False,
+                     engine=True)

@@ -57,7 +57,8 @@ def train_cnn(X, y, X_test, y_test, augmentation=None, seed=0, epochs=30, lr=6e-
                             {"learning_rate": lr, "lr_scheduler": schedule})
     history = training.fit(net, batches, ArrayBatches(X_test, y_test, 1000),
                            gluon.loss.SoftmaxCrossEntropyLoss(), epochs, trainer.step,
-                           plot=plot, progress=progress, desc=desc, redraw_every=5)
+                           plot=plot, progress=progress, desc=desc, redraw_every=5,
+                           engine=True)
     return net, history
 
 
@@ -110,9 +111,12 @@ def small_data_experiment(seeds=3, epochs=30, progress=True, train_size=1000, *,
         histories, scores = [], []
         for seed in range(seeds):
             timed = Timed(augmentation) if augmentation else None
+            live = False
+            if plot and seed == 0:
+                live = plotting.LivePlot(title=f"{name}, first seed")
             net, history = train_cnn(X, y, X_test[:500], y_test[:500], timed, seed=seed,
-                                     epochs=epochs, plot=plot and seed == 0,
-                                     progress=progress, desc=f"{name}, seed {seed}")
+                                     epochs=epochs, plot=live, progress=progress,
+                                     desc=f"{name}, seed {seed}")
             history.model = net
             histories.append(history)
             scores.append(final_scores(net, X, y, X_test, y_test))

@@ -156,10 +156,13 @@ GAP_TOLERANCE = 0.05  # bias² + variance + noise must match the test MSE within
     "Bias-variance chapter: bias², variance, noise and test MSE of polynomial "
     "regression, degrees 1-15",
     seeds=5,
-    options={"max_degree": (int, 15, "largest polynomial degree", (3, 100)),
-             "datasets": (int, 200, "training sets per degree and seed", (2, 10**6)),
-             "n_train": (int, 30, "training examples per training set"),
-             "noise_std": (float, 0.3, "standard deviation of the label noise", (0, None))})
+    options={
+        "max_degree": (int, 15, "largest polynomial degree", (3, 100)),
+        "datasets": (int, 200, "training sets per degree and seed", (2, 10**6)),
+        "n_train": (int, 30, "training examples per training set"),
+        "noise_std": (float, 0.3, "standard deviation of the label noise", (0, None)),
+    },
+)
 def bias_variance(seeds=5, progress=True, max_degree=15, datasets=200, n_train=30,
                   noise_std=0.3):
     """:func:`bias_variance_curve` for seeds 0, ..., seeds - 1, degrees 1..max_degree.

@@ -50,16 +50,17 @@ def mlp_scratch(X, params, drop_probs=(0.2, 0.5)):
     return np.dot(H, W_out) + b_out
 
 
-def mlp_gluon(drop_probs=(0.2, 0.5), hidden=(256, 256), num_outputs=10):
+def mlp_gluon(drop_probs=(0.2, 0.5), hidden=(256, 256), num_outputs=10,
+              weight_init=None):
     """The chapter's MLP with Gluon layers: Dense(ReLU) followed by Dropout, then a
-    linear output layer."""
+    linear output layer; weights N(0, 0.01^2) unless ``weight_init`` says otherwise."""
     net = nn.HybridSequential()
     for units, p in zip(hidden, drop_probs):
         net.add(nn.Dense(units, activation="relu"))
         if p > 0:
             net.add(nn.Dropout(p))
     net.add(nn.Dense(num_outputs))
-    net.initialize(init.Normal(sigma=0.01))
+    net.initialize(weight_init or init.Normal(sigma=0.01))
     net.hybridize()
     return net
 
@@ -218,17 +219,97 @@ def dropout_mlp_wobble(seeds=5, epochs=5, progress=True, record=None):
     return finish(result, record)
 
 
-def small_cnn(drop_prob=0.0):
-    """Two conv blocks (8 and 16 channels) and a 64-unit dense layer; dropout after
-    each block and the dense layer."""
+def noisy_labels(y, fraction, seed=0):
+    """A copy of the labels ``y`` (a NumPy vector of classes 0-9) in which a random
+    ``fraction`` is replaced by another, wrong class; also the mask of those."""
+    rng = onp.random.default_rng(seed)
+    y = onp.array(y, dtype="int32")
+    wrong = rng.random(len(y)) < fraction
+    y[wrong] = (y[wrong] + rng.integers(1, 10, int(wrong.sum()))) % 10
+    return y, wrong
+
+
+def overfit_data(num_train=1000, noise=0.3, num_test=1000, flatten=True):
+    """The first ``num_train`` training images with a ``noise`` fraction of wrong labels
+    (always the same ones), and the first ``num_test`` test images (true labels)."""
+    X, y, X_test, y_test = data.fashion_mnist_arrays_mx(flatten=flatten,
+                                                        limit_train=num_train)
+    y_noisy, wrong = noisy_labels(y.asnumpy(), noise)
+    return X, np.array(y_noisy), wrong, X_test[:num_test], y_test[:num_test]
+
+
+def train_overfit(make_net, seed, arrays, num_epochs=25, lr=0.02, batch_size=50):
+    """Seed, build ``make_net()`` and train it on ``overfit_data()``; return (history,
+    train accuracy and fraction of wrong labels reproduced, both with dropout off)."""
+    X, y, wrong, X_test, y_test = arrays
+    set_seed(seed)
+    net = make_net()
+    trainer = gluon.Trainer(net.collect_params(), "sgd",
+                            {"learning_rate": lr, "momentum": 0.9})
+    history = training.fit(net, data.ArrayBatches(X, y, batch_size, shuffle=True,
+                                                  seed=seed),
+                           data.ArrayBatches(X_test, y_test, 1000),
+                           gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,
+                           trainer.step, plot=False, progress=False, engine=True)
+    predicted = net(X).argmax(axis=1).astype("int32").asnumpy()
+    labels = y.asnumpy()
+    train_acc_off = float((predicted == labels).mean())
+    memorised = float((predicted[wrong] == labels[wrong]).mean())
+    return history, train_acc_off, memorised
+
+
+DROP_PROBS = (0.0, 0.2, 0.5, 0.8)
+
+
+def overfit_result(name, make_net, drop_probs, seeds, epochs, arrays, progress):
+    """Train ``make_net(p)`` for every drop probability and seed 0..seeds-1; a row per
+    probability with every seed's final test accuracy (``test_acc``) and mean ± std,
+    and the training accuracy and wrong labels reproduced, dropout off."""
+    jobs = [(p, seed) for p in drop_probs for seed in range(seeds)]
+    done = runs.over_seeds(
+        lambda job: train_overfit(lambda: make_net(job[0]), job[1], arrays, epochs),
+        jobs, desc=f"{name} runs", progress=progress)
+    results, curves = [], {}
+    for p in drop_probs:
+        mine = [out for (q, _), out in zip(jobs, done) if q == p]
+        variant = "no dropout" if p == 0 else f"dropout {p}"
+        test_acc = [history.test_acc[-1] for history, _, _ in mine]
+        row = {"variant": variant, "p": p, "seeds": seeds, "epochs": epochs}
+        runs.add_mean_std(row, "test_acc", test_acc)
+        row["test_acc"] = test_acc
+        runs.add_mean_std(row, "train_acc_off", [off for _, off, _ in mine])
+        memorised = [m for _, _, m in mine]
+        runs.add_mean_std(row, "memorised", memorised)
+        row["memorised"] = memorised
+        results.append(row)
+        curves[variant] = [{"loss": h.loss, "train_acc": h.train_acc,
+                            "test_acc": h.test_acc} for h, _, _ in mine]
+    return {"experiment": name, "results": results, "runs": curves}
+
+
+@experiment("dropout-overfit", "Dropout chapter: MLP 784-256-256-10 on 1 000 "
+            "Fashion-MNIST images, 30% of them with wrong labels: no dropout vs "
+            "dropout p", seeds=5, epochs=25)
+def dropout_overfit(seeds=5, epochs=25, progress=True, drop_probs=DROP_PROBS,
+                    noise=0.3):
+    """The chapter's MLP with dropout p after both hidden layers, on the noisy data."""
+    return overfit_result(
+        "dropout-overfit",
+        lambda p: mlp_gluon(drop_probs=(p, p), weight_init=init.Xavier()),
+        drop_probs, seeds, epochs, overfit_data(noise=noise), progress)
+
+
+def small_cnn(drop_prob=0.0, dense=256):
+    """Two conv blocks (6 and 12 channels) and a dense layer of ``dense`` units;
+    dropout drop_prob/2 after each block and drop_prob after the dense layer."""
     net = nn.HybridSequential()
-    net.add(nn.Conv2D(8, 3, padding=1, activation="relu"), nn.MaxPool2D(2))
+    net.add(nn.Conv2D(6, 3, padding=1, activation="relu"), nn.MaxPool2D(2))
     if drop_prob:
         net.add(nn.Dropout(drop_prob / 2))
-    net.add(nn.Conv2D(16, 3, padding=1, activation="relu"), nn.MaxPool2D(2))
+    net.add(nn.Conv2D(12, 3, padding=1, activation="relu"), nn.MaxPool2D(2))
     if drop_prob:
         net.add(nn.Dropout(drop_prob / 2))
-    net.add(nn.Dense(64, activation="relu"))
+    net.add(nn.Dense(dense, activation="relu"))
     if drop_prob:
         net.add(nn.Dropout(drop_prob))
     net.add(nn.Dense(10))
@@ -237,18 +318,14 @@ def small_cnn(drop_prob=0.0):
     return net
 
 
-def train_small_cnn(drop_prob, seed, num_train=1000, num_epochs=10, lr=0.05,
-                    batch_size=50, num_test=1000):
-    """Train ``small_cnn`` on the first ``num_train`` images; return (history, train
-    accuracy with dropout off)."""
-    set_seed(seed)
-    X_tr, y_tr, X_te, y_te = data.fashion_mnist_arrays_mx(limit_train=num_train)
-    train_iter = data.ArrayBatches(X_tr, y_tr, batch_size, shuffle=True, seed=seed)
-    test_iter = data.ArrayBatches(X_te[:num_test], y_te[:num_test], 1000)
-    net = small_cnn(drop_prob)
-    trainer = gluon.Trainer(net.collect_params(), "sgd",
-                            {"learning_rate": lr, "momentum": 0.9})
-    history = training.fit(net, train_iter, test_iter,
-                           gluon.loss.SoftmaxCrossEntropyLoss(), num_epochs,
-                           trainer.step, plot=False, progress=False)
-    return history, training.evaluate_accuracy(net, data.ArrayBatches(X_tr, y_tr, 1000))
+CNN_RECORD = data.REPO_ROOT / "records" / "dropout_overfit_cnn.json"
+
+
+@experiment("dropout-overfit-cnn", "Dropout chapter: small CNN on 1 000 Fashion-MNIST "
+            "images, 30% of them with wrong labels: no dropout vs dropout 0.5",
+            seeds=5, epochs=25)
+def dropout_overfit_cnn(seeds=5, epochs=25, progress=True, drop_probs=(0.0, 0.5),
+                        noise=0.3):
+    """``small_cnn(p)`` on the noisy images of ``dropout_overfit``, seeds paired."""
+    return overfit_result("dropout-overfit-cnn", small_cnn, drop_probs, seeds, epochs,
+                          overfit_data(noise=noise, flatten=False), progress)

@@ -79,14 +79,11 @@ def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.
     """Train the MLP for ``epochs`` while an :class:`EarlyStopping` watches; test the
     best and the last weights.
 
-    ``wd`` is Gluon's weight decay (an L2 penalty (wd/2)·||W||² on the weights; biases
-    are not decayed).
+    ``wd`` is Gluon's weight decay: an L2 penalty (wd/2)·||θ||² on every parameter,
+    biases included, as Gluon applies it by default.
     """
     set_seed(seed)
     net = make_mlp()
-    for name, param in net.collect_params().items():
-        if name.endswith("bias"):
-            param.wd_mult = 0.0
     trainer = gluon.Trainer(
         net.collect_params(), "sgd", {"learning_rate": lr, "momentum": 0.9, "wd": wd}
     )
@@ -108,6 +105,8 @@ def run_early_stopping(splits: dict, seed: int, epochs: int = 30, lr: float = 0.
         restore_best=False,
         redraw_every=5,
         test_label="val acc",
+        engine=True,
+        trainer=trainer,
     )
     test_acc_last = evaluate_accuracy(net, test)
     stopper.restore(net)
@@ -251,3 +250,105 @@ def early_stopping(
         "summary": summary,
         "results": rows,
     }
+
+
+class WatchedStopping(EarlyStopping):
+    """EarlyStopping that lets training go on after its patience has run out (its
+    choice frozen there, in ``would_stop``) and measures ``test_batches`` after every
+    epoch, for the plots."""
+
+    def __init__(self, test_batches, patience: int = 10):
+        super().__init__(patience=patience)
+        self.test_batches, self.test_acc, self.would_stop = test_batches, [], None
+
+    def step(self, score, net=None) -> bool:
+        self.test_acc.append(evaluate_accuracy(net, self.test_batches))
+        if self.would_stop is None and super().step(score, net):
+            # note the epoch, then hide it from fit() so that training goes on
+            self.would_stop, self.stopped_epoch = self.stopped_epoch, None
+        return False
+
+
+def random_label_run(seed: int, shuffle: bool, epochs: int = 50, n_train: int = 1000,
+                     n_val: int = 500, n_test: int = 1000, hidden: int = 256,
+                     patience: int = 10) -> dict:
+    """An MLP trained with Adam on ``n_train`` Fashion-MNIST images whose labels are
+    randomly permuted (``shuffle``) or true; validated on ``n_val`` more images labelled
+    the same way, tested on ``n_test`` clean test images.
+
+    Returns per-epoch train, validation and test accuracy, the best epoch and the epoch
+    at which early stopping would have stopped (None: patience never ran out).
+    """
+    X, y, X_test, y_test = _fashion_mnist_subset(n_train + n_val)
+    labels = y.asnumpy()
+    if shuffle:  # every image gets the label of another one: same classes, no meaning
+        labels = numpy.random.default_rng(seed).permutation(labels)
+    labels = np.array(labels, dtype="int32")
+    set_seed(seed)
+    net = make_mlp(hidden)
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3})
+    test = ArrayBatches(X_test[:n_test], y_test[:n_test], 1000)
+    stopper = WatchedStopping(test, patience)
+    history = training.fit(
+        net,
+        ArrayBatches(X[:n_train], labels[:n_train], 100, shuffle=True, seed=seed),
+        ArrayBatches(X[n_train:], labels[n_train:], n_val),
+        gluon.loss.SoftmaxCrossEntropyLoss(),
+        epochs,
+        trainer.step,
+        plot=False,
+        progress=False,
+        stopper=stopper,
+        restore_best=False,
+        engine=True,
+        trainer=trainer,
+    )
+    return {
+        "seed": seed,
+        "labels": "shuffled" if shuffle else "true",
+        "train_acc": history.train_acc,
+        "val_acc": history.val_acc,
+        "test_acc": stopper.test_acc,
+        "best_epoch": history.best_epoch,
+        "stopped_epoch": stopper.would_stop,
+    }
+
+
+@experiment(
+    "random-labels",
+    "Early-stopping chapter: an MLP memorises 1,000 Fashion-MNIST images with "
+    "shuffled labels; where early stopping would stop",
+    seeds=3,
+    epochs=50,
+)
+def random_labels(seeds=3, epochs=50, progress=True) -> dict:
+    """:func:`random_label_run` with shuffled and with true labels for seeds 0, ...,
+    seeds - 1: per-epoch curves, the final accuracies and where early stopping stops."""
+    from tqdm.std import tqdm
+
+    jobs = [(shuffle, s) for shuffle in (True, False) for s in range(seeds)]
+    runs = [
+        random_label_run(seed, shuffle, epochs=epochs)
+        for shuffle, seed in tqdm(
+            jobs, desc="random labels", disable=not progress, file=sys.stderr
+        )
+    ]
+    rows = []
+    for r in runs:
+        stop = r["stopped_epoch"]
+        rows.append(
+            {
+                "labels": r["labels"],
+                "seed": r["seed"],
+                "train_acc_last": round(r["train_acc"][-1], 4),
+                "test_acc_last": round(r["test_acc"][-1], 4),
+                "val_acc_max": round(max(r["val_acc"]), 4),
+                "best_epoch": r["best_epoch"],
+                "stopped_epoch": stop,
+                "train_acc_at_stop": None if stop is None else round(
+                    r["train_acc"][stop - 1], 4
+                ),
+            }
+        )
+    return {"experiment": "random-labels", "seeds": seeds, "epochs": epochs,
+            "results": rows, "curves": runs}

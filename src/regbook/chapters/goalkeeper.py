@@ -55,13 +55,22 @@ def forward_propagation(X, parameters, keep_prob=1.0, rng=None, masks=None):
     layers if asked.
 
     ``keep_prob < 1`` multiplies each hidden layer's activations by a
-    :func:`dropout_mask` drawn from ``rng``; pass ``masks`` (one per hidden layer) to
-    reuse given masks instead (gradient checking). Returns the output ``AL`` (1, m) and
-    a cache for :func:`backward_propagation`. The parameters may also be stacks of k
-    networks' arrays (a leading axis of length k): everything then has that axis.
+    :func:`dropout_mask` drawn from ``rng``; ``keep_prob`` is one number for every
+    hidden layer or a sequence with one per hidden layer (1.0: no dropout there). Pass
+    ``masks`` (one per hidden layer) to reuse given masks instead (gradient checking).
+    Returns the output ``AL`` (1, m) and a cache for :func:`backward_propagation`. The
+    parameters may also be stacks of k networks' arrays (a leading axis of length k):
+    everything then has that axis.
     """
     L = len(parameters) // 2
-    if masks is None and keep_prob < 1:
+    keep = numpy.asarray(keep_prob, dtype=float)
+    if keep.ndim > 1 or (keep.ndim == 1 and keep.shape != (L - 1,)):
+        raise ValueError(
+            f"keep_prob must be one number or one per hidden layer ({L - 1}), "
+            f"got {keep_prob!r}"
+        )
+    keep = numpy.broadcast_to(keep, (L - 1,))
+    if masks is None and numpy.any(keep < 1):
         if rng is None:
             raise ValueError(
                 "dropout (keep_prob < 1) needs a generator: "
@@ -69,7 +78,9 @@ def forward_propagation(X, parameters, keep_prob=1.0, rng=None, masks=None):
             )
         masks = [
             dropout_mask(
-                (*parameters[f"W{layer}"].shape[:-1], X.shape[-1]), keep_prob, rng
+                (*parameters[f"W{layer}"].shape[:-1], X.shape[-1]),
+                float(keep[layer - 1]),
+                rng,
             )
             for layer in range(1, L)
         ]
@@ -231,7 +242,8 @@ def model(
     parameters.
 
     ``seed`` seeds the initial weights and the generator of the dropout masks (fresh
-    masks every iteration). A list of seeds trains one network per seed side by side, as
+    masks every iteration); ``keep_prob`` is one number, or one per hidden layer. A
+    list of seeds trains one network per seed side by side, as
     one stack, and returns a list of parameter dicts: the same networks as separate
     calls, in a fraction of the time; ``lambd`` may then be a list too, one value per
     seed. ``reseed_every_iteration=True`` behaves like the course's code, which
@@ -243,7 +255,8 @@ def model(
     stacked parameters.
     """
     check_data(X, Y)
-    if not 0 < keep_prob <= 1:
+    keep = numpy.asarray(keep_prob, dtype=float)
+    if keep.ndim > 1 or not numpy.all((keep > 0) & (keep <= 1)):
         raise ValueError(
             f"keep_prob must be in (0, 1] (1 = no dropout), got {keep_prob}"
         )
@@ -270,7 +283,7 @@ def model(
     rng = SeedGenerators(seeds)
     masks = None
     # the course's np.random.seed(1) in the forward pass:
-    if reseed_every_iteration and keep_prob < 1:
+    if reseed_every_iteration and numpy.any(keep < 1):
         masks = forward_propagation(X, parameters, keep_prob, rng)[1]["masks"]
     costs = []
     for i in tqdm(
@@ -436,8 +449,7 @@ def l2_penalty(parameters, lambd, m):
 
 def dropout_mask(shape, keep_prob, rng):
     """An inverted-dropout mask: 1/keep_prob where a unit is kept (probability
-    keep_prob),
-    else 0.
+    keep_prob), else 0.
 
     A unit is kept when its draw from ``rng.random(shape)`` is below ``keep_prob``.
     """

@@ -90,7 +90,7 @@ def train_dropout_mlp(seed: int, epochs: int, arrays, lr: float = 0.002,
     net.initialize(init.Xavier())
     net.hybridize()
     history = fit_arrays(net, arrays, epochs, lr=lr, batch_size=batch_size, seed=seed,
-                         plot=plot, progress=progress, desc=f"seed {seed}")
+                         plot=plot, progress=progress, desc=f"seed {seed}", engine=True)
     return net, history
 
 
@@ -106,26 +106,51 @@ def noise_images(count: int, seed: int = 0):
     return np.array(rng.uniform(0, 1, size=(count, 784)).astype(onp.float32))
 
 
-def group_entropies(net, X, y, ood_sets: dict, num_samples: int | None = None) -> dict:
+def mc_passes(net, X, num_samples: int):
+    """The softmax outputs of ``num_samples`` passes of ``net`` on ``X`` with dropout
+    on, stacked: shape (num_samples, len(X), classes)."""
+    with autograd.train_mode():
+        return np.stack([npx.softmax(net(X)) for _ in range(num_samples)])
+
+
+def vote_share(passes):
+    """Per input, the fraction of the passes (axis 0 of ``passes``) whose arg-max is
+    the class most of them vote for: 1 when every pass predicts the same class."""
+    votes = passes.argmax(axis=-1).asnumpy().astype(int)  # (passes, inputs)
+    classes = onp.arange(passes.shape[-1])
+    counts = (votes[..., None] == classes).sum(axis=0)  # (inputs, classes)
+    return counts.max(axis=1) / len(votes)
+
+
+def group_entropies(net, X, y, ood_sets: dict, num_samples: int | None = None,
+                    agreement: dict | None = None) -> dict:
     """Predictive entropy (NumPy arrays) for in-distribution inputs the prediction
     gets right and wrong, and for each out-of-distribution set in ``ood_sets``
     (name -> inputs).
 
-    ``num_samples=None`` is the deterministic net (dropout off); an integer uses
-    :func:`mc_predict`.
+    ``num_samples=None`` is the deterministic net (dropout off); an integer averages
+    that many passes with dropout on (:func:`mc_passes`), and then ``agreement`` (a
+    dict, if given) receives the :func:`vote_share` of the same passes, by group.
     """
+    shares = {}
 
-    def probabilities(inputs):
+    def probabilities(name, inputs):
         if num_samples is None:
             return npx.softmax(net(inputs))
-        return mc_predict(net, inputs, num_samples, transform=npx.softmax)[0]
+        passes = mc_passes(net, inputs, num_samples)
+        shares[name] = vote_share(passes)
+        return passes.mean(axis=0)
 
-    probs = probabilities(X)
+    probs = probabilities("in-dist.", X)
     entropy = predictive_entropy(probs).asnumpy()
     correct = probs.argmax(axis=1).asnumpy() == y.asnumpy()
     groups = {"in-dist. correct": entropy[correct], "in-dist. wrong": entropy[~correct]}
     for name, inputs in ood_sets.items():
-        groups[name] = predictive_entropy(probabilities(inputs)).asnumpy()
+        groups[name] = predictive_entropy(probabilities(name, inputs)).asnumpy()
+    if agreement is not None and shares:
+        in_dist = shares.pop("in-dist.")
+        agreement.update({"in-dist. correct": in_dist[correct],
+                          "in-dist. wrong": in_dist[~correct], **shares})
     return groups
 
 
@@ -149,7 +174,8 @@ def mc_dropout(seeds: int = 3, epochs: int = 3, num_samples: int = 30,
     MC dropout and dropout off, mean ± std over the seeds.
 
     ``plot`` (a LivePlot) draws the first seed's training; ``keep`` (a dict) receives
-    the nets and the per-seed entropy arrays: ``nets``, ``entropy_mc``, ``entropy_det``.
+    the nets and the per-seed arrays: ``nets``, ``entropy_mc``, ``entropy_det`` and
+    ``vote_share`` (of the Monte Carlo passes, by group).
     """
     if num_samples < 1 or not 1 <= test_size <= 10000 or not 1 <= num_train <= 60000:
         raise ValueError("--num-samples must be >= 1, --test-size between 1 and 10000 "
@@ -160,7 +186,7 @@ def mc_dropout(seeds: int = 3, epochs: int = 3, num_samples: int = 30,
     ood = {"rotated 90°": rotate_images(X_eval),
            "uniform noise": noise_images(max(1, test_size // 2))}
     keep = {} if keep is None else keep
-    keep.update(nets={}, entropy_mc=[], entropy_det=[])
+    keep.update(nets={}, entropy_mc=[], entropy_det=[], vote_share=[])
     accuracies = []
     for seed in range(seeds):
         net, history = train_dropout_mlp(seed, epochs, arrays, progress=progress,
@@ -169,8 +195,11 @@ def mc_dropout(seeds: int = 3, epochs: int = 3, num_samples: int = 30,
         accuracies.append(history.test_acc[-1])
         keep["entropy_det"].append(group_entropies(net, X_eval, y_eval, ood))
         set_seed(100 + seed)
-        keep["entropy_mc"].append(
-            group_entropies(net, X_eval, y_eval, ood, num_samples=num_samples))
+        shares = {}
+        keep["entropy_mc"].append(group_entropies(net, X_eval, y_eval, ood,
+                                                  num_samples=num_samples,
+                                                  agreement=shares))
+        keep["vote_share"].append(shares)
     rows = []
     for g in GROUPS:
         per_seed = [float(run[g].mean()) for run in keep["entropy_mc"]]
@@ -179,6 +208,8 @@ def mc_dropout(seeds: int = 3, epochs: int = 3, num_samples: int = 30,
             {"group": g, "mean_entropy": mean, "std_over_seeds": std,
              "per_seed": [round(v, 4) for v in per_seed]},
             "dropout_off", [float(run[g].mean()) for run in keep["entropy_det"]]))
+        add_mean_std(rows[-1], "vote_share",
+                     [float(run[g].mean()) for run in keep["vote_share"]])
     means = {row["group"]: row["mean_entropy"] for row in rows}
     result = {"experiment": "mc-dropout", "seeds": seeds, "epochs": epochs,
               "num_samples": num_samples, "test_size": test_size,

@@ -22,14 +22,16 @@ from mxnet.gluon import nn
 
 from regbook import layers
 from regbook.data import SeriesWindows, sunspot_windows
-from regbook.runs import add_mean_std, experiment
+from regbook.runs import add_mean_std, experiment, paired
 from regbook.seeding import set_seed
 from regbook.training import History
 
-SETTINGS = {"window": 10, "hidden_size": 32, "batch_size": 70, "lr": 0.02, "rate": 0.3}
-"""The chapter's settings: years per window, LSTM units, minibatch size, Adam's
-learning rate, and the drop probability of every method."""
-SEEDS, EPOCHS = 3, 20
+SETTINGS = {"window": 10, "val_from": 1820, "hidden_size": 32, "batch_size": 70,
+            "lr": 0.02, "rate": 0.3}
+"""The chapter's settings: years per window, the first validation year (the targets
+before it are the training set), LSTM units, minibatch size, Adam's learning rate,
+and the drop probability of every method."""
+SEEDS, EPOCHS = 3, 30
 
 
 def make_forecaster(method: str, rate: float, hidden_size: int = 32,
@@ -164,17 +166,25 @@ def rnn_dropout(seeds=SEEDS, epochs=EPOCHS, progress=True, rate=SETTINGS["rate"]
                 on_method_done=None, keep=None) -> dict:
     """Every dropout placement of DropoutLSTM, ``seeds`` runs each, on the sunspots.
 
+    A row's ``saved_mean`` ± ``saved_se`` is the validation loss the method saves
+    against ``none``, paired by seed (:func:`regbook.runs.paired`); ``verdict`` says
+    whether that is clear.
     ``on_method_done(method, runs)`` is called after each method's last seed; ``keep``
     (a dict) receives every run's History, by method.
     """
     layers.use_one_omp_thread()
-    windows = sunspot_windows(SETTINGS["window"])
+    windows = sunspot_windows(SETTINGS["window"], SETTINGS["val_from"])
     runs = compare_methods(windows, seeds=seeds, epochs=epochs, rate=rate,
                            hidden_size=SETTINGS["hidden_size"],
                            batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"],
                            progress=progress, on_method_done=on_method_done)
     if keep is not None:
         keep.update(runs)
+    rows = summarize(runs)
+    for row in rows:  # paired by seed: validation loss saved against no dropout
+        if row["variant"] != "none" and "none" in runs:
+            pair = paired([final_val_loss(run) for run in runs["none"]],
+                          [final_val_loss(run) for run in runs[row["variant"]]])
+            row.update(saved_mean=pair.mean, saved_se=pair.se, verdict=pair.verdict)
     return {"experiment": "rnn-dropout",
-            "settings": {**SETTINGS, "rate": rate, "epochs": epochs},
-            "results": summarize(runs)}
+            "settings": {**SETTINGS, "rate": rate, "epochs": epochs}, "results": rows}

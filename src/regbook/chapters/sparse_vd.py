@@ -178,7 +178,7 @@ def train_dense(seed: int, epochs: int, arrays, batch_size: int = 128, lr: float
     net.hybridize(static_alloc=True, static_shape=True)
     history = fit_arrays(net, arrays, epochs, lr=lr, batch_size=batch_size, seed=seed,
                          test_batch_size=10000, plot=plot, progress=progress,
-                         desc=f"dense, seed {seed}")
+                         desc=f"dense, seed {seed}", engine=True)
     return net, history
 
 
@@ -224,7 +224,9 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
         plot = LivePlot(xlabel="epoch", title="Sparse VD training")
     num_train, steps_per_epoch = len(y_train), len(batches)
     total_steps = epochs * steps_per_epoch
-    eval_every = max(1, steps_per_epoch // evals_per_epoch)
+    # evaluate evals_per_epoch times per epoch, evenly spaced, the last at the last step
+    eval_steps = {round(k * steps_per_epoch / evals_per_epoch)
+                  for k in range(1, epochs * evals_per_epoch + 1)}
     curves = {"epoch": [], "kl_per_example": [], "cross_entropy": [], "test_acc": [],
               "sparsity": []}
     bar = tqdm(total=total_steps, desc=f"Sparse VD, seed {seed}", disable=not progress,
@@ -248,7 +250,7 @@ def train_sparse_vd(net, arrays, epochs: int, seed: int = 0, batch_size: int = 1
             ce_sum, ce_count = ce_sum + cross_entropy, ce_count + 1
             step += 1
             bar.update(1)
-            if step % eval_every == 0 or step == total_steps:
+            if step in eval_steps or step == total_steps:
                 point = {"kl_per_example": float(kl) / num_train,
                          "cross_entropy": float(ce_sum) / ce_count,
                          "test_acc": evaluate_accuracy(net, test_batches),
@@ -277,11 +279,11 @@ LAYER_KEYS = tuple(f"pruned_{a}_{b}" for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZ
 
 
 @experiment("sparse-vd", "Sparse variational dropout: fraction of MLP weights pruned, "
-            "accuracy before/after", seeds=3, epochs=4,
+            "accuracy before/after", seeds=3, epochs=3,
             options={"dense_epochs": (int, 4, "epochs of dense pretraining"),
                      "num_train": (int, 20000, "training images used (the first N)",
                                    (1, 60000))})
-def sparse_vd(seeds: int = 3, epochs: int = 4, dense_epochs: int = 4,
+def sparse_vd(seeds: int = 3, epochs: int = 3, dense_epochs: int = 4,
               num_train: int = 20000, progress: bool = True, plot=False,
               keep: dict | None = None) -> dict:
     """Pretrain the dense MLP, train Sparse VD from it, prune log alpha > 3: test
@@ -305,6 +307,7 @@ def sparse_vd(seeds: int = 3, epochs: int = 4, dense_epochs: int = 4,
                                            progress=progress)
         sparse = sparse_from_dense(dense)
         keep["curves"].append(train_sparse_vd(sparse, arrays, epochs, seed=seed,
+                                              evals_per_epoch=2,
                                               plot=plot if seed == 0 else False,
                                               progress=progress))
         for layer in sparse:

@@ -370,6 +370,25 @@ def fit_linear_gluon(
     return net
 
 
+def gaussian_posterior(X, y, noise_std: float, prior_std: float):
+    """Mean and covariance of the posterior of w for y = X w + N(0, noise_std²) under
+    the prior w ~ N(0, prior_std² I), in NumPy float64."""
+    if noise_std <= 0 or prior_std <= 0:
+        raise ValueError(
+            f"noise_std and prior_std must be positive, got {noise_std}, {prior_std}"
+        )
+    X, y = onp.asarray(X, dtype=float), onp.asarray(y, dtype=float)
+    precision = X.T @ X / noise_std**2 + onp.eye(X.shape[1]) / prior_std**2
+    cov = onp.linalg.inv(precision)
+    return cov @ X.T @ y / noise_std**2, cov
+
+
+def ridge_solution(X, y, lam: float):
+    """argmin of ||X w - y||² + lam·||w||², NumPy float64."""
+    X, y = onp.asarray(X, dtype=float), onp.asarray(y, dtype=float)
+    return onp.linalg.solve(X.T @ X + lam * onp.eye(X.shape[1]), X.T @ y)
+
+
 def tanh_linear_threshold(rel_tol: float = 0.05) -> float:
     """The z_lin > 0 with |tanh z - z| = rel_tol·|z|: tanh is within rel_tol of linear
     for |z| <= z_lin."""
