@@ -75,7 +75,9 @@ def test_ctrl_c_stops_with_status_130_and_one_line(tmp_path):
     record = tmp_path / "runs.json"
     process = subprocess.Popen([sys.executable, "-m", "regbook", "reproduce", "dropout-mlp", "--quiet",
                                 "--record", str(record)], cwd=tmp_path, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # a shell's background job ignores SIGINT, and Python keeps that: not here
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(8)  # importing MXNet and the chapters, then training
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
