@@ -177,21 +177,26 @@ def test_an_epoch_of_array_batches_equals_the_textbook_epoch_without_dropout():
         training.evaluate_accuracy(net_b, batches_b), abs=1.5e-3)
 
 
+def cnn(X, conv_layers, initializer, seed):
+    """A hybridized CNN: ``conv_layers``, then Flatten and a 2-way Dense; initialized on ``X[:2]``."""
+    set_seed(seed)
+    net = nn.HybridSequential()
+    net.add(*conv_layers, nn.Flatten(), nn.Dense(2))
+    net.initialize(initializer)
+    net.hybridize()
+    net(np.array(X[:2]))
+    return net
+
+
 def test_a_cnn_trains_as_the_textbook_loop_and_evaluates_between_epochs():
     rng = numpy.random.default_rng(0)
     X = rng.normal(size=(200, 1, 8, 8)).astype(numpy.float32)
     y = (X[:, 0, :4].sum(axis=(1, 2)) > 0).astype(numpy.int32)
 
-    def cnn():
-        set_seed(5)
-        net = nn.HybridSequential()
-        net.add(nn.Conv2D(4, 3, activation="relu"), nn.MaxPool2D(2), nn.Flatten(), nn.Dense(2))
-        net.initialize(init.Normal(0.3))
-        net.hybridize()
-        net(np.array(X[:2]))
-        return net
+    def build():
+        return cnn(X, [nn.Conv2D(4, 3, activation="relu"), nn.MaxPool2D(2)], init.Normal(0.3), seed=5)
 
-    net_a, net_b = cnn(), cnn()
+    net_a, net_b = build(), build()
     assert_same_weights(net_a, net_b)
     batches = data.ArrayBatches(X, y, 32)
     for (loss_a, _), (loss_b, _) in side_by_side(net_a, net_b, batches, batches, lr=0.1):
@@ -380,17 +385,11 @@ def test_a_cnn_predicts_between_epochs_and_keeps_training_the_same_weights():
     X = rng.normal(size=(64, 1, 28, 28)).astype(numpy.float32)
     y = (X[:, 0, :14].sum(axis=(1, 2)) > 0).astype(numpy.int32)
 
-    def cnn():
-        set_seed(2)
-        net = nn.HybridSequential()
-        net.add(nn.Conv2D(32, 3, activation="relu"), nn.MaxPool2D(2), nn.Conv2D(64, 3, activation="relu"),
-                nn.Flatten(), nn.Dense(2))
-        net.initialize(init.Xavier())
-        net.hybridize()
-        net(np.array(X[:2]))
-        return net
+    def build():
+        return cnn(X, [nn.Conv2D(32, 3, activation="relu"), nn.MaxPool2D(2),
+                       nn.Conv2D(64, 3, activation="relu")], init.Xavier(), seed=2)
 
-    net_a, net_b = cnn(), cnn()
+    net_a, net_b = build(), build()
     batches = data.ArrayBatches(X, y, 16)
     for (loss_a, _), (loss_b, _) in side_by_side(net_a, net_b, batches, batches, lr=0.05, epochs=3):
         assert loss_a == pytest.approx(loss_b, rel=1e-4)
