@@ -167,6 +167,9 @@ _os.environ.setdefault("MXNET_OPTIMIZER_AGGREGATION_SIZE", "1")
 # Idle OpenMP threads spin by default; when other programs share the cores (or CI runs two jobs) a tiny step can
 # take 100 times longer. Passive waiting costs nothing measurable when the machine is idle.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# MXNet logs a line to stderr each time it binds a graph with oneDNN's graph rewriting available (regbook.engine
+# binds one per batch size); the rewriting itself, which fuses operators for prediction only, is left as it is.
+_os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
 
 
 def _import_mxnet_quietly() -> None:

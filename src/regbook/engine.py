@@ -6,15 +6,20 @@ times NumPy's ``a -= c * b``, ``npx.dropout`` about 7 times a NumPy mask, about 
 call), while its matrix products go through oneDNN and are fast. :class:`Engine` trains the same network with the
 same statistics and keeps the slow kernels out of the way:
 
-* every dropout layer of the network becomes a multiplication by a mask inside one hybridized graph
-  (``static_alloc``, ``static_shape``); the mask is drawn afresh at every step from a NumPy generator (16-bit
-  random integers compared with a threshold, inverted scaling ``1 / (1 - p)``) straight into the memory of the
-  graph's input array (zero copy);
-* every weight and every gradient is a view into one flat buffer, updated in one pass (BLAS ``saxpy`` for SGD,
+* the network's layers are traced once into one graph and bound with MXNet's executor (``Symbol.bind``) to
+  fixed input arrays and to the engine's buffers: a step is one ``forward(is_train=True)`` and one
+  ``backward``, with no autograd recording;
+* every dropout layer of the network becomes a multiplication by a mask inside that graph; the mask is drawn
+  afresh at every step from a NumPy generator (16-bit random integers compared with a threshold, inverted
+  scaling ``1 / (1 - p)``) straight into the memory of the graph's input array (zero copy);
+* every weight and every gradient lives in one flat buffer, updated in one pass (BLAS ``saxpy`` for SGD,
   NumPy for momentum and Adam);
-* the loss sum and the number of correct predictions are accumulated inside the graph and read once per epoch;
+* Gluon's default softmax cross-entropy, its gradient and the number of correct predictions are computed by
+  NumPy from the graph's output (a 256 x 10 array), which spares a dozen small MXNet operators per step; any
+  other loss runs inside the graph, as Gluon computes it;
 * a :class:`regbook.data.ArrayBatches` is gathered with NumPy into the graph's input array, in the very order
-  its own iterator would give (same generator, same permutation).
+  its own iterator would give (same generator, same permutation); images that are bytes divided by 255 are
+  gathered as bytes (a quarter of the memory to read) and divided into the very same floats.
 
 Zero-copy buffers are only safe when MXNet runs every operator synchronously, as the NaiveEngine does (which
 :mod:`regbook.compat` selects unless the reader chose another): under a threaded engine the next mask could be
@@ -26,8 +31,8 @@ Usage (what :func:`regbook.training.fit` would call instead of its plain loop)::
     engine = Engine(net, loss, lr=0.5)                  # or Engine.from_trainer(net, loss, trainer)
     train_loss, train_acc = engine.train_epoch(train_iter)
 
-During an epoch the network's parameters are views into the engine's flat buffer; at the end of
-:meth:`Engine.train_epoch` they get their own memory again (:meth:`Engine.detach`), so ``net(X)`` and
+During an epoch the engine trains its flat buffer; at the end of :meth:`Engine.train_epoch` it copies the
+weights into the network's parameters (:meth:`Engine.detach`), so ``net(X)`` and
 :func:`regbook.training.evaluate_accuracy` see the trained weights, and a ``param.set_data`` between epochs is
 taken into the next one, as is a re-initialisation. Layers supported:
 ``nn.HybridSequential`` (nested too) of ``Dense``, ``Conv2D``, pooling, ``Flatten``, ``Activation``, ``Dropout``
@@ -68,23 +73,65 @@ class ThreadedEngineError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def data_pointer(array) -> int:
+    """The address of the first element of the (CPU) MXNet array ``array``."""
+    from mxnet.base import _LIB, check_call
+
+    pointer = ctypes.c_void_p()
+    check_call(_LIB.MXNDArrayGetData(array.handle, ctypes.byref(pointer)))
+    return pointer.value or 0
+
+
 def numpy_view(array) -> numpy.ndarray:
     """A NumPy array on the memory of the (CPU, contiguous) MXNet array ``array``: no copy, writes go through.
 
     The caller keeps ``array`` alive as long as the view is used, and must not write while MXNet may still read
     (under a threaded engine: call ``npx.waitall()`` first).
     """
-    from mxnet.base import _LIB, check_call
-
     array.wait_to_read()
-    pointer = ctypes.c_void_p()
-    check_call(_LIB.MXNDArrayGetData(array.handle, ctypes.byref(pointer)))
     dtype = numpy.dtype(array.dtype)
     size = int(numpy.prod(array.shape, dtype=numpy.int64))
     if size == 0:
         return numpy.empty(array.shape, dtype)
-    raw = (ctypes.c_char * (size * dtype.itemsize)).from_address(pointer.value)
+    raw = (ctypes.c_char * (size * dtype.itemsize)).from_address(data_pointer(array))
     return numpy.frombuffer(raw, dtype=dtype).reshape(array.shape)
+
+
+_BYTE_IMAGES: list[tuple[object, numpy.ndarray | None]] = []
+"""(features, their bytes or None) for the last few datasets :func:`byte_images` looked at."""
+
+
+def byte_images(features, values: numpy.ndarray) -> numpy.ndarray | None:
+    """The float32 ``values`` (a NumPy view of the MXNet array ``features``) as ``uint8`` when every value is
+    exactly a byte divided by 255, as the book's images are; else None.
+
+    Gathering a shuffled minibatch reads four times less memory from the bytes, and dividing them by 255 gives
+    back the very same floats (checked here, once per dataset: the answer is kept for the last few datasets).
+    """
+    for known, answer in _BYTE_IMAGES:
+        if known is features:
+            return answer
+    answer = _as_bytes(values)
+    _BYTE_IMAGES.insert(0, (features, answer))
+    del _BYTE_IMAGES[4:]
+    return answer
+
+
+def _as_bytes(values: numpy.ndarray, chunk: int = 4096) -> numpy.ndarray | None:
+    if values.dtype != numpy.float32 or values.ndim < 2 or values.size == 0:
+        return None
+    rows = values.reshape(len(values), -1)
+    out = numpy.empty(rows.shape, numpy.uint8)
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        scaled = numpy.rint(part * numpy.float32(255))
+        if scaled.min() < 0 or scaled.max() > 255:
+            return None
+        out[start:start + chunk] = scaled
+        back = numpy.divide(out[start:start + chunk], numpy.float32(255), dtype=numpy.float32)
+        if not numpy.array_equal(back, part):
+            return None
+    return out.reshape(values.shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -151,17 +198,35 @@ def is_plain_softmax_cross_entropy(loss) -> bool:
             and loss._axis == -1 and loss._weight is None and loss._batch_axis == 0)
 
 
-def _make_graph(layers, loss, mask_broadcast):
-    """A HybridBlock ``(X, y, totals, *masks) -> totals + [loss sum, correct count]``: the training step's graph.
+def softmax_cross_entropy_head(logits: numpy.ndarray, labels: numpy.ndarray, grad_out: numpy.ndarray,
+                               rows: numpy.ndarray | None = None) -> tuple[float, int]:
+    """Gluon's softmax cross-entropy of a batch, with NumPy: returns its sum over the batch and the number of
+    correct predictions, and writes the gradient of that sum with respect to ``logits`` (the softmax minus the
+    one-hot labels) into ``grad_out``. ``logits`` is (batch, classes); ``labels`` holds class indices;
+    ``rows`` may pass ``numpy.arange(batch)`` in. Called at every step: ufuncs, not their slower wrappers."""
+    if rows is None:
+        rows = numpy.arange(len(labels))
+    log_probs = logits - numpy.maximum.reduce(logits, axis=1, keepdims=True)
+    numpy.exp(log_probs, out=grad_out)
+    log_probs -= numpy.log(numpy.add.reduce(grad_out, axis=1, keepdims=True))  # log-softmax, as Gluon's loss
+    loss_sum = -float(numpy.add.reduce(log_probs[rows, labels], dtype=numpy.float64))
+    numpy.exp(log_probs, out=grad_out)
+    grad_out[rows, labels] -= 1.0
+    correct = int(numpy.count_nonzero(logits.argmax(axis=1) == labels))
+    return loss_sum, correct
+
+
+def _make_graph(layers, loss, mask_broadcast, loss_in_numpy: bool):
+    """The training step's graph, a HybridBlock.
 
     ``layers`` holds Gluon blocks and, where the network had a dropout layer, ``None`` (multiply by the next
-    mask; ``mask_broadcast[k]`` when the mask is shared along some axes). The loss sum carries the gradient; the
-    correct count is cut off from it. Gluon's default softmax cross-entropy becomes MXNet's fused
-    ``softmax_cross_entropy`` (one operator, forward and backward, instead of seven).
+    mask; ``mask_broadcast[k]`` when the mask is shared along some axes). With ``loss_in_numpy`` (Gluon's
+    default softmax cross-entropy) the graph is ``(X, *masks) -> logits``, and the loss, its gradient and the
+    correct count are NumPy's (:func:`softmax_cross_entropy_head`): a dozen small MXNet operators fewer per
+    step. Otherwise it is ``(X, y, *masks) -> [loss sum, correct count]``, the loss as Gluon computes it; the
+    loss sum carries the gradient, the correct count is cut off from it.
     """
     from mxnet.gluon import HybridBlock
-
-    fused_loss = is_plain_softmax_cross_entropy(loss)
 
     class StepGraph(HybridBlock):
         def __init__(self):
@@ -175,7 +240,7 @@ def _make_graph(layers, loss, mask_broadcast):
                 self.register_child(loss, "loss")
             self._loss = loss
 
-        def hybrid_forward(self, F, X, y, totals, *masks):
+        def network(self, F, X, masks):
             h, k = X, 0
             for layer in self._plan:
                 if layer is not None:
@@ -186,58 +251,114 @@ def _make_graph(layers, loss, mask_broadcast):
                 else:  # the same-shape product: a simpler backward than mxnet.np's broadcasting one
                     h = F.elemwise_mul(h.as_nd_ndarray(), masks[k].as_nd_ndarray()).as_np_ndarray()
                 k += 1
+            return h
+
+        def hybrid_forward(self, F, X, *inputs):
+            if loss_in_numpy:
+                return self.network(F, X, inputs)
+            y, *masks = inputs
+            h = self.network(F, X, masks)
             logits, labels = h.as_nd_ndarray(), F.cast(y.as_nd_ndarray(), "float32")
-            if fused_loss:
-                loss_sum = F.softmax_cross_entropy(logits, labels)
-            else:
-                loss_sum = F.sum(self._loss(h, y).as_nd_ndarray()).reshape((1,))
+            loss_sum = F.sum(self._loss(h, y).as_nd_ndarray()).reshape((1,))
             correct = F.BlockGrad(F.sum(F.argmax(logits, axis=1) == labels)).reshape((1,))
-            return totals + F.concat(loss_sum, correct, dim=0).as_np_ndarray()
+            return F.concat(loss_sum, correct, dim=0).as_np_ndarray()
 
     return StepGraph()
 
 
 class _Slot:
-    """The graph and the zero-copy input arrays for one batch size."""
+    """The graph for one batch size, bound once to the engine's buffers, its input arrays and running totals.
+
+    The graph is traced once (in training mode) and bound with MXNet's executor (``Symbol.bind``) to the
+    minibatch and mask arrays and to the engine's flat buffers of weights and gradients: a step is then one
+    ``forward(is_train=True)`` and one ``backward``, with no autograd recording (measured: about a tenth of the
+    graph's time less than a hybridized block under ``autograd.record``, with the same results).
+    """
 
     def __init__(self, engine: Engine, batch_size: int, x_shape, x_dtype, y_dtype):
+        import mxnet as mx
+        from mxnet import autograd
         from mxnet import np as mnp
 
-        self.batch_size = batch_size
+        self.batch_size, self.sync = batch_size, engine.sync
         self.X = mnp.zeros((batch_size,) + tuple(x_shape), dtype=x_dtype)
         self.y = mnp.zeros((batch_size,), dtype=y_dtype)
         self.x_view, self.y_view = numpy_view(self.X), numpy_view(self.y)
+        self.x_bytes: numpy.ndarray | None = None  # the minibatch's pixels as bytes (see byte_images)
         self.masks = [mnp.zeros(engine._mask_shape(k, batch_size)) for k in range(len(engine.samplers))]
         self.mask_views = [numpy_view(mask) for mask in self.masks]
-        self.graph = _make_graph(engine._plan, engine.loss, [bool(axes) for axes in engine._mask_axes])
-        self.graph.hybridize(static_alloc=True, static_shape=True)
-        self._call = None
+        self.loss_in_numpy = is_plain_softmax_cross_entropy(engine.loss)
+        graph = _make_graph(engine._plan, engine.loss, [bool(axes) for axes in engine._mask_axes],
+                            self.loss_in_numpy)
+        inputs = (self.X, *self.masks) if self.loss_in_numpy else (self.X, self.y, *self.masks)
+        with autograd.train_mode():  # branches a layer decides while tracing take their training side
+            symbol_inputs, out = graph._get_graph(*inputs)
+        symbol = out.as_nd_ndarray()
+        arrays = {s.name: array.as_nd_ndarray() for s, array in zip(symbol_inputs, inputs)}
+        args, grads, reqs = {}, {}, {}
+        for name in symbol.list_arguments():
+            if name in arrays:
+                args[name], reqs[name] = arrays[name], "null"
+            elif name in engine._param_views:
+                args[name], grads[name], reqs[name] = engine._param_views[name]
+            else:  # a parameter that is not trained (grad_req "null"): read where it is
+                args[name], reqs[name] = engine._frozen[name].data().as_nd_ndarray(), "null"
+        aux = {name: engine._frozen[name].data().as_nd_ndarray() for name in symbol.list_auxiliary_states()}
+        self.executor = symbol.bind(mx.cpu(), args=args, args_grad=grads, grad_req=reqs, aux_states=aux)
+        self.graph = graph  # keeps the traced blocks alive
+        self._output_view = self._output_pointer = None
+        if self.loss_in_numpy:
+            self._head = self._rows = None  # made on the first step, when the logits' shape is known
+        else:
+            self._head = mnp.array([1.0, 0.0]).as_nd_ndarray()  # d(loss sum) = 1, the count has no gradient
+        self._head_view = None
+        self.reset()
 
-    def run(self, X, y, totals):
-        """Forward (recorded) and backward of one batch; returns the new totals."""
-        from mxnet import autograd
+    def reset(self) -> None:
+        """Start the totals afresh."""
+        self.loss_sum, self.correct = 0.0, 0.0
 
-        with autograd.record():
-            if self._call is None:
-                out = self.graph(X, y, totals, *self.masks)
-                cached = getattr(self.graph, "_cached_op", None)
-                args = getattr(self.graph, "_cached_op_args", None)
-                if cached is not None and args is not None:  # later calls skip Gluon's argument handling
-                    positions = [(p, None) if is_arg else (None, p.data()) for is_arg, p in args]
-                    self._call = (cached, positions)
-            else:
-                cached, positions = self._call
-                inputs = (X, y, totals, *self.masks)
-                out = cached(*[value if index is None else inputs[index] for index, value in positions])
-        out.backward(self._head(out))
-        return out
+    def totals(self) -> tuple[float, float]:
+        """The loss sum and the correct count since :meth:`reset`."""
+        return self.loss_sum, self.correct
 
-    def _head(self, out):
-        if not hasattr(self, "_head_grad"):
-            from mxnet import np as mnp
+    def _output(self) -> numpy.ndarray:
+        out = self.executor.outputs[0]
+        if self.sync:
+            out.wait_to_read()
+        pointer = data_pointer(out)
+        if pointer != self._output_pointer:  # the executor keeps its output where it was: view it once
+            self._output_view, self._output_pointer = numpy_view(out), pointer
+        return self._output_view
 
-            self._head_grad = mnp.array([1.0, 0.0], dtype=out.dtype)
-        return self._head_grad
+    def load(self, X, y) -> None:
+        """Copy a minibatch that is not already in the slot's input arrays into them."""
+        if X is not self.X:
+            self.x_view[...] = X.asnumpy() if self.sync else numpy_view(X)
+        if y is not self.y:
+            self.y_view[...] = y.asnumpy() if self.sync else numpy_view(y)
+
+    def run(self) -> None:
+        """Forward and backward of the minibatch in the input arrays; adds its loss and correct count to the
+        totals, and leaves the gradients in the engine's flat buffer."""
+        self.executor.forward(is_train=True)
+        out = self._output()
+        if not self.loss_in_numpy:
+            loss_sum, correct = out.tolist()
+            self.executor.backward(out_grads=[self._head])
+        else:
+            if self._head is None:
+                from mxnet import nd
+
+                self._head = nd.zeros(out.shape, dtype=out.dtype)
+                self._head_view, self._rows = numpy_view(self._head), numpy.arange(self.batch_size)
+            labels = self.y_view
+            if labels.dtype.kind not in "iu":
+                labels = labels.astype(numpy.intp)
+            loss_sum, correct = softmax_cross_entropy_head(out, labels, self._head_view, self._rows)
+            self.executor.backward(out_grads=[self._head])
+        self.loss_sum += loss_sum
+        self.correct += correct
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -324,7 +445,7 @@ class Engine:
         return tuple(1 if axis in self._mask_axes[k] else n for axis, n in enumerate(shape))
 
     def _setup(self, X):
-        """Finish deferred initialisation, find the masks' shapes, move the parameters into flat buffers."""
+        """Finish deferred initialisation, find the masks' shapes, copy the parameters into flat buffers."""
         from mxnet import autograd
         from mxnet import np as mnp
 
@@ -336,22 +457,25 @@ class Engine:
                 else:
                     h = layer(h)
         self._mask_shapes = shapes
-        params = [p for p in self.net.collect_params().values() if p.grad_req != "null"]
+        everything = list(self.net.collect_params().values())
+        params = [p for p in everything if p.grad_req != "null"]
+        self._frozen = {p.name: p for p in everything if p.grad_req == "null"}
         for p in params:
             if p.dtype not in (numpy.float32, "float32"):
                 raise TypeError(f"regbook.engine trains float32 parameters only; {p.name} is {p.dtype}")
+            if p.grad_req != "write":
+                raise NotImplementedError(f"regbook.engine does not take over grad_req={p.grad_req!r} ({p.name})")
         sizes = [int(numpy.prod(p.shape)) for p in params]
         total = sum(sizes)
         self.weights_mx, self.grads_mx = mnp.zeros(total).as_nd_ndarray(), mnp.zeros(total).as_nd_ndarray()
         self.weights, self.grads = numpy_view(self.weights_mx), numpy_view(self.grads_mx)
-        offset, self._views_of_params = 0, []
+        offset, self._views_of_params, self._param_views = 0, [], {}
         for p, size in zip(params, sizes):
-            data = self.weights_mx[offset:offset + size].reshape(p.shape).as_np_ndarray()
-            grad = self.grads_mx[offset:offset + size].reshape(p.shape).as_np_ndarray()
+            data = self.weights_mx[offset:offset + size].reshape(p.shape)
+            grad = self.grads_mx[offset:offset + size].reshape(p.shape)
             self.weights[offset:offset + size] = p.data().asnumpy().ravel()
-            p._data, p._grad = [data], [grad]
-            autograd.mark_variables([data], [grad], p.grad_req)
             self._views_of_params.append((slice(offset, offset + size), data, grad))
+            self._param_views[p.name] = (data, grad, "write")
             offset += size
         self._params, self._detached = params, False
         for p in params:
@@ -421,14 +545,14 @@ class Engine:
         self._scratch *= numpy.float32(lr_t)
         w -= self._scratch
 
-    def _step(self, slot: _Slot, X, y, totals):
+    def _step(self, slot: _Slot) -> None:
         from mxnet import npx
 
         phases, clock = self.phase_seconds, time.process_time
         start = clock()
         self._draw_masks(slot)
         masks_done = clock()
-        totals = slot.run(X, y, totals)
+        slot.run()
         if self.sync:
             npx.waitall()
         graph_done = clock()
@@ -437,52 +561,38 @@ class Engine:
         phases["masks"] += masks_done - start
         phases["graph"] += graph_done - masks_done
         phases["update"] += end - graph_done
-        return totals
 
     def detach(self) -> None:
-        """Give the network's parameters their own memory again (copies of the trained weights).
+        """Copy the trained weights from the engine's flat buffer into the network's parameters.
 
-        :meth:`train_epoch` does this at its end: MXNet's oneDNN convolution rewrites a weight array in place
-        into its own layout when it predicts, which it refuses to do on a view (and which would scramble the
-        flat buffer). The next step copies the weights back in, so ``set_data`` between epochs is kept.
+        :meth:`train_epoch` does this at its end (and :meth:`step` after its step), so ``net(X)`` predicts
+        with the trained weights. The next step copies the network's weights back in, so a ``set_data`` or a
+        re-initialisation in between is kept. The copy is MXNet's, whatever layout oneDNN gave a weight array
+        when it predicted (a convolution's weights, for example).
         """
-        from mxnet import autograd
-        from mxnet import np as mnp
-
         if self._params is None or self._detached:
             return
-        own = getattr(self, "_own_arrays", None)
-        if own is None:  # the first time: arrays of their own, with gradients
-            own = self._own_arrays = []
-            for p, (part, _, _) in zip(self._params, self._views_of_params):
-                data, grad = mnp.array(self.weights[part].reshape(p.shape)), mnp.zeros(p.shape)
-                autograd.mark_variables([data], [grad], p.grad_req)
-                own.append((data, grad))
-        else:  # later: copy the weights into them (an MXNet copy, whatever layout oneDNN gave them)
-            for (data, _), (_, view, _) in zip(own, self._views_of_params):
-                data[:] = view
-        for p, (data, grad) in zip(self._params, own):
-            p._data, p._grad = [data], [grad]
+        for p, (_, data, _) in zip(self._params, self._views_of_params):
+            p.data()[:] = data.as_np_ndarray()
         self._detached = True
 
     def _attach(self) -> None:
-        """Put the flat buffer's views back into the network, with the weights it holds now."""
+        """Copy the network's weights into the flat buffer, if they may have changed since :meth:`detach`."""
         if self._params is None or not self._detached:
             return
-        for p, (part, data, grad) in zip(self._params, self._views_of_params):
+        for p, (part, _, _) in zip(self._params, self._views_of_params):
             self.weights[part] = p.data().asnumpy().ravel()
-            p._data, p._grad = [data], [grad]
         self._detached = False
 
     def step(self, X, y) -> tuple[float, float]:
         """One training step on the minibatch ``(X, y)``; returns its ``(loss sum, correct count)``."""
-        from mxnet import np as mnp
-
         self._attach()
         slot = self._slot(X, y)
-        totals = self._step(slot, X, y, mnp.zeros(2))
-        loss_sum, correct = totals.asnumpy().tolist()
-        return loss_sum, correct
+        slot.reset()
+        slot.load(X, y)
+        self._step(slot)
+        self.detach()
+        return slot.totals()
 
     # -- one epoch ---------------------------------------------------------------------------------------------
 
@@ -490,17 +600,16 @@ class Engine:
         """One pass over ``batches`` of ``(X, y)``; returns ``(mean loss, train accuracy)``.
 
         The contract of :func:`regbook.training.train_epoch`. A :class:`regbook.data.ArrayBatches` is gathered
-        with NumPy (same order as its iterator); any other iterable is used as it is. With ``detach=False``
-        the network keeps the views until :meth:`detach` (saves a copy of the weights per epoch when nothing
-        predicts between epochs).
+        with NumPy (same order as its iterator); any other iterable's minibatches are copied in. With
+        ``detach=False`` the network's parameters keep their old values until :meth:`detach` (saves a copy of
+        the weights per epoch when nothing predicts between epochs).
         """
         from regbook.data import ArrayBatches
 
         pairs = self._gathered(batches) if isinstance(batches, ArrayBatches) else iter(batches)
-        from mxnet import np as mnp
-
         self._attach()
-        totals_by_slot: dict[int, object] = {}
+        for slot in self._slots.values():
+            slot.reset()
         count = 0
         clock = time.process_time
         while True:
@@ -509,18 +618,17 @@ class Engine:
             self.phase_seconds["data"] += clock() - start
             if X is None:
                 break
-            slot = self._slot(X, y) if not isinstance(X, _Slot) else X
             if isinstance(X, _Slot):
-                X, y = slot.X, slot.y
-            totals = totals_by_slot.get(slot.batch_size)
-            if totals is None:
-                totals = mnp.zeros(2)
-            totals_by_slot[slot.batch_size] = self._step(slot, X, y, totals)
+                slot = X
+            else:
+                slot = self._slot(X, y)
+                slot.load(X, y)
+            self._step(slot)
             count += slot.batch_size
         loss_sum = correct = 0.0
-        for totals in totals_by_slot.values():
-            values = totals.asnumpy()
-            loss_sum, correct = loss_sum + float(values[0]), correct + float(values[1])
+        for slot in self._slots.values():
+            slot_loss, slot_correct = slot.totals()
+            loss_sum, correct = loss_sum + slot_loss, correct + slot_correct
         if detach:
             self.detach()
         return loss_sum / max(count, 1), correct / max(count, 1)
@@ -530,8 +638,10 @@ class Engine:
         features, labels = batches.features, batches.labels
         cache = getattr(self, "_views", None)
         if cache is None or cache[0] is not features or cache[1] is not labels:
-            self._views = cache = (features, labels, numpy_view(features), numpy_view(labels))
-        x_all, y_all = cache[2], cache[3]
+            x_all = numpy_view(features)
+            self._views = cache = (features, labels, x_all, numpy_view(labels),
+                                   byte_images(features, x_all) if batches.shuffle else None)
+        x_all, y_all, x_bytes = cache[2], cache[3], cache[4]
         n = len(y_all)
         order = batches.rng.permutation(n) if batches.shuffle else None
         for start in range(0, len(batches) * batches.batch_size, batches.batch_size):
@@ -543,10 +653,17 @@ class Engine:
             if order is None:
                 slot.x_view[...] = x_all[start:stop]
                 slot.y_view[...] = y_all[start:stop]
-            else:
-                index = order[start:stop]
+                yield slot, None
+                continue
+            index = order[start:stop]
+            if x_bytes is None:
                 numpy.take(x_all, index, axis=0, out=slot.x_view)
-                numpy.take(y_all, index, axis=0, out=slot.y_view)
+            else:  # a quarter of the memory to read, then exactly the floats the dataset holds
+                if slot.x_bytes is None:
+                    slot.x_bytes = numpy.empty(slot.x_view.shape, numpy.uint8)
+                numpy.take(x_bytes, index, axis=0, out=slot.x_bytes)
+                numpy.divide(slot.x_bytes, numpy.float32(255), out=slot.x_view, dtype=numpy.float32)
+            numpy.take(y_all, index, axis=0, out=slot.y_view)
             yield slot, None
 
     @property

@@ -179,8 +179,8 @@ def test_a_cnn_trained_with_the_engine_still_evaluates():
 
 
 def test_an_engine_trained_cnn_predicts():
-    """The engine hands the network its own weights back after training (oneDNN's convolution predicts
-    from those, not from views into the engine's buffer)."""
+    """The engine copies the trained weights into the network, which oneDNN's convolution predicts from
+    (it rewrites a weight array into its own layout when it predicts)."""
     variant = family.variants()["CNN, no dropout"]
     net = variant.build()
     net.initialize()

@@ -305,6 +305,55 @@ def test_under_a_threaded_engine_it_waits_or_raises_and_trains_as_under_the_naiv
     numpy.testing.assert_allclose(report["losses"], short_run(), rtol=1e-5)
 
 
+def test_the_loss_is_gluons_even_for_confident_mistakes():
+    """The reported loss is Gluon's softmax cross-entropy, also for examples it gets badly wrong (MXNet's fused
+    ``softmax_cross_entropy`` operator caps each example's loss near 18.4), and so is the step."""
+    X, y = problem(32)
+    X, y = np.array(X * 40), np.array((y + 1) % 3)  # large logits, mostly wrong: losses of 50 and more
+    net_a, net_b = mlp(), mlp()
+    loss_sum, correct = engine.Engine(net_a, LOSS, lr=1e-3).step(X, y)
+    trainer = gluon.Trainer(net_b.collect_params(), "sgd", {"learning_rate": 1e-3})
+    expected_correct = float(training.accuracy_count(net_b(X), y))
+    assert int((LOSS(net_b(X), y) > 20).sum()) >= 5  # the regime where the fused operator reports less
+    expected = reference_step(net_b, X, y, trainer)
+    assert loss_sum == pytest.approx(expected, rel=1e-6)
+    assert correct == expected_correct
+    assert_same_weights(net_a, net_b, tol=1e-5)
+
+
+def test_softmax_cross_entropy_head_matches_the_formula():
+    rng = numpy.random.default_rng(5)
+    logits = rng.normal(0, 30, (64, 10)).astype(numpy.float32)
+    labels = rng.integers(0, 10, 64)
+    grad = numpy.empty_like(logits)
+    loss_sum, correct = engine.softmax_cross_entropy_head(logits, labels, grad)
+    z = logits.astype(numpy.float64)
+    log_probs = z - z.max(axis=1, keepdims=True)
+    log_probs -= numpy.log(numpy.exp(log_probs).sum(axis=1, keepdims=True))
+    assert loss_sum == pytest.approx(-log_probs[numpy.arange(64), labels].sum(), rel=1e-6)
+    assert correct == int((logits.argmax(axis=1) == labels).sum())
+    expected = numpy.exp(log_probs)
+    expected[numpy.arange(64), labels] -= 1
+    numpy.testing.assert_allclose(grad, expected, atol=1e-6)
+
+
+def test_images_stored_as_bytes_are_gathered_as_bytes_and_train_the_same():
+    rng = numpy.random.default_rng(2)
+    pixels = rng.integers(0, 256, (600, 6), dtype=numpy.uint8)
+    X = pixels.astype(numpy.float32) / 255.0  # how regbook.data makes its images
+    y = (X[:, :3].argmax(axis=1)).astype(numpy.int32)
+    numpy.testing.assert_array_equal(engine.byte_images(object(), X), pixels)
+    assert engine.byte_images(object(), X + numpy.float32(1e-3)) is None  # not bytes / 255
+    assert engine.byte_images(object(), X - 0.5) is None  # negative
+    assert engine.byte_images(object(), X.astype(numpy.float64)) is None
+    net_a, net_b = mlp(), mlp()
+    batches_a, batches_b = (data.ArrayBatches(X, y, 64, shuffle=True, seed=4) for _ in range(2))
+    for (loss_a, _), (loss_b, _) in side_by_side(net_a, net_b, batches_a, batches_b, lr=0.2):
+        assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    assert engine.byte_images(batches_a.features, None) is not None  # the engine did take the bytes
+    assert_same_weights(net_a, net_b, tol=1e-5)
+
+
 def test_numpy_view_shares_memory_with_the_mxnet_array():
     array = np.zeros((3, 4))
     view = engine.numpy_view(array)
@@ -376,6 +425,10 @@ def test_a_parameters_wd_mult_is_honoured_and_lr_mult_refused():
     net_c.collect_params(".*weight").setattr("lr_mult", 0.5)
     with pytest.raises(NotImplementedError, match="lr_mult"):
         engine.Engine(net_c, LOSS, lr=0.1).step(X[:8], y[:8])
+    net_d = mlp()
+    net_d.collect_params(".*bias").setattr("grad_req", "add")
+    with pytest.raises(NotImplementedError, match="grad_req"):
+        engine.Engine(net_d, LOSS, lr=0.1).step(X[:8], y[:8])
 
 
 def test_a_cnn_predicts_between_epochs_and_keeps_training_the_same_weights():
