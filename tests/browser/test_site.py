@@ -122,16 +122,22 @@ def test_glossary_chinese_is_drawn_with_real_glyphs(visitor, base_url):
         f"Chinese characters are not drawn with a CJK font ({rendered}); install fonts-noto-cjk")
 
 
+def table_rows(page, table: str) -> list[tuple[list[str], str | None]]:
+    """The body rows of the table ``table`` (a CSS selector): each row's cell texts and its first link."""
+    return page.eval_on_selector_all(
+        f"{table} tbody tr",
+        "rows => rows.map(r => [Array.from(r.cells, c => c.textContent.trim()),"
+        " r.querySelector('a') ? r.querySelector('a').href : null])")
+
+
 @pytest.mark.skipif("book/timings.html" not in PAGES, reason="book/timings.md is not in _toc.yml yet")
 def test_timings_page_lists_every_chapter(visitor, base_url):
     visitor.page.goto(base_url + "book/timings.html", wait_until="load")
-    rows = visitor.page.eval_on_selector_all(
-        "table.notebook-timings tbody tr",
-        "rows => rows.map(r => [r.querySelector('a') ? r.querySelector('a').href : null,"
-        " r.cells[r.cells.length - 1].textContent.trim()])")
-    linked = {url.split("#")[0].removeprefix(base_url) for url, _ in rows if url}
+    rows = table_rows(visitor.page, "table.notebook-timings")
+    linked = {url.split("#")[0].removeprefix(base_url) for _, url in rows if url}
     assert linked == set(NOTEBOOK_PAGES), f"timings table rows {sorted(linked)} != chapters {NOTEBOOK_PAGES}"
-    assert all(seconds.isdigit() and int(seconds) > 0 for _, seconds in rows), rows
+    seconds = [cells[-1] for cells, _ in rows]
+    assert all(value.isdigit() and int(value) > 0 for value in seconds), rows
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
@@ -158,11 +164,8 @@ def test_reproduce_page_lists_every_experiment_with_its_chapter(visitor, base_ur
     from regbook import runs
 
     visitor.page.goto(base_url + "book/reproduce.html", wait_until="load")
-    rows = visitor.page.eval_on_selector_all(
-        "div.experiment-list tbody tr",
-        "rows => rows.map(r => [r.cells[0].textContent.trim(), r.querySelector('a') ? r.querySelector('a').href"
-        " : null])")
-    listed = {text.split()[1]: url.split("#")[0].removeprefix(base_url) for text, url in rows}
+    rows = table_rows(visitor.page, "div.experiment-list")
+    listed = {cells[0].split()[1]: url.split("#")[0].removeprefix(base_url) for cells, url in rows}
     registry = {name: exp for name, exp in runs.all_experiments().items() if name == exp.name}
     assert set(listed) == set(registry), f"listed {sorted(listed)} != registered {sorted(registry)}"
     for name, exp in registry.items():
